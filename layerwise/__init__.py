@@ -1,0 +1,1 @@
+"""layerwise: layer-by-layer analysis of CNNs (Agrawal 2014)."""
