@@ -250,3 +250,9 @@ def test_class_without_positives_is_left_untrained():
         res = mine(images, num_classes=3, svm_C=1.0)
     assert res["trained"].tolist() == [True, True, False]
     assert not res["W"][:, 2].any() and res["b"][2] == 0
+
+
+def test_mining_skips_images_without_rows():
+    empty = (np.zeros((0, 2), np.float32), np.zeros((0, 4)), np.zeros(0, int))
+    res = mine([MINING_IMAGES[0], empty, *MINING_IMAGES[1:]])
+    np.testing.assert_array_equal(res["neg_keys"][0], [[4, 1]])  # image 3 is now image 4

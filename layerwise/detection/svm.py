@@ -42,8 +42,9 @@ def image_feature_reader(feats, boxes, gt_classes, offsets):
 
 
 def _as_rows(feats):
+    """(n, ...) features as float32 rows (n, D); conv maps (n, C, H, W) are unrolled."""
     feats = np.asarray(feats, dtype=np.float32)
-    return feats.reshape(len(feats), -1)
+    return feats.reshape(len(feats), int(np.prod(feats.shape[1:])))
 
 
 def sample_image_features(get_image_features, num_images, max_images=200, boxes_per_image=200,
