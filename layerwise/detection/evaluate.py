@@ -29,20 +29,19 @@ def detect(scores, boxes, nms_iou=0.3, max_per_image=100, image_id=0, classes=No
     """
     scores = np.asarray(scores, dtype=np.float64)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    classes = list(range(scores.shape[1])) if classes is None else list(classes)
-    parts = []
-    for k, name in enumerate(classes):
+    classes = np.arange(scores.shape[1]) if classes is None else np.asarray(classes)
+    kept = []
+    for k in range(scores.shape[1]):
         # MATLAB's sort is stable: among tied scores the earlier proposal ranks first
         top = np.argsort(-scores[:, k], kind="stable")[:max_per_image]
-        keep = top[nms_voc(boxes[top], scores[top, k], nms_iou)]
-        part = pd.DataFrame(boxes[keep], columns=BOX_COLUMNS)
-        part.insert(0, "score", scores[keep, k])
-        part.insert(0, "class", name)
-        part.insert(0, "image_id", image_id)
-        parts.append(part)
-    if not parts:
-        return pd.DataFrame(columns=DETECTION_COLUMNS)
-    return pd.concat(parts, ignore_index=True)[DETECTION_COLUMNS]
+        kept.append(top[nms_voc(boxes[top], scores[top, k], nms_iou)])
+    rows = np.concatenate(kept).astype(np.int64) if kept else np.zeros(0, np.int64)
+    cls = np.repeat(np.arange(len(kept)), [len(keep) for keep in kept])
+    out = pd.DataFrame(boxes[rows], columns=BOX_COLUMNS)
+    out.insert(0, "score", scores[rows, cls])
+    out.insert(0, "class", classes[cls])
+    out.insert(0, "image_id", image_id)
+    return out
 
 
 def _best_overlaps(det, gt):
