@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
-
 from layerwise.data import BadInput, bad_input
+from layerwise.data.images import load_image
 
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -42,15 +41,6 @@ def read_image_set(voc_root, split: str) -> list[str]:
     if not ids:
         raise bad_input(path, "image set file lists no images", ROOT_KEY)
     return ids
-
-
-def load_image(path) -> np.ndarray:
-    """Decode a JPEG fully into RGB uint8, refusing truncated or unreadable files."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, SyntaxError, ValueError) as e:
-        raise bad_input(path, f"unreadable image ({e})", ROOT_KEY) from None
 
 
 def _int(node, tag: str, path) -> int:
@@ -112,7 +102,7 @@ def build_index(voc_root, split: str, on_bad_file: str = "error", check_images: 
             xml = voc_dir(voc_root) / "Annotations" / f"{image_id}.xml"
             width, height, objects = parse_annotation(xml)
             if check_images:
-                load_image(image_path(voc_root, image_id))
+                load_image(image_path(voc_root, image_id), ROOT_KEY)
         except BadInput as e:
             if on_bad_file != "skip":
                 raise

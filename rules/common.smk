@@ -1,0 +1,44 @@
+# Validation first (SPEC §4.2, §15): a bad config stops the run before any job.
+import layerwise.config as lwconfig
+
+lwconfig.validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+lwconfig.check_real_roots(config)
+
+ROOTS = lwconfig.dataset_roots(config)
+SPLITS = ["trainval", "test"]
+
+
+wildcard_constraints:
+    split="trainval|test",
+    shard=r"\d+",
+
+
+def code(*modules):
+    """Hash of the library modules a rule runs (SPEC §13): editing them re-runs the rule."""
+    return lwconfig.code_hash(*(workflow.source_path(f"../layerwise/{m}") for m in modules))
+
+
+def dataset_input(wildcards=None):
+    """The generated demo world when the config uses it; real roots are not workflow outputs."""
+    return [lwconfig.DEMO_ROOT] if config["data"]["source"] == "demo" else []
+
+
+def proposal_shards(wildcards):
+    n = config["data"]["proposals"]["shards"]
+    return [f"results/data/proposals/voc07_{wildcards.split}_{k}.h5" for k in range(n)]
+
+
+def data_targets():
+    return (
+        expand("results/data/voc07_{split}_{kind}.csv", split=SPLITS, kind=["index", "labels"])
+        + expand(
+            "results/data/voc07_{split}_{kind}.h5",
+            split=SPLITS,
+            kind=["gtboxes", "patchset", "proposals"],
+        )
+        + ["results/data/sun_split.csv", "results/data/imagenet_index.csv"]
+    )
+
+
+def all_targets():
+    return data_targets()
