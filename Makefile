@@ -1,0 +1,22 @@
+# The front door (README): `make run` and `make test` each set everything up first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+# The main job. Until the detection stage lands, table2_3 has no rule: run everything that exists.
+TARGET ?=
+
+.PHONY: setup run test
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(STAMP)
+
+run: setup
+	$(VENV)/bin/snakemake -j4 $(TARGET)
+
+test: setup
+	$(PY) -m pytest -q tests
