@@ -129,7 +129,7 @@ def test_streaming_from_hdf5_under_a_small_budget_matches_in_memory(tmp_path):
                          compression="gzip")
     whole = filter_entropies(x.astype(np.float16), labels, 3, T=10)
     with h5py.File(path) as f:
-        budget = 30 * 6 * 8 + (1 << 16) * 48 + 2 * 30 * 6 * 6  # two channels per block
+        budget = 30 * 6 * 12 + (1 << 16) * 48 + 2 * 30 * 6 * 2  # two channels per block
         streamed = filter_entropies(f["features"], labels, 3, T=10, memory_bytes=budget)
     for key in whole:
         np.testing.assert_array_equal(whole[key], streamed[key])

@@ -162,9 +162,9 @@ def filter_entropy_curves(v, classes, n_classes, T=DEFAULT_T, position_offsets=N
 
 
 def _channel_block_size(features, N, P, memory_bytes):
-    """Channels per read so that the file block, its float32 copy and the fixed costs fit."""
-    per_channel = N * P * (np.dtype(features.dtype).itemsize + 4)
-    fixed = N * P * 8 + CHUNK_BYTES  # position class offsets + chunk temporaries
+    """Channels per read so that the file block and the fixed costs fit in the budget."""
+    per_channel = N * P * np.dtype(features.dtype).itemsize
+    fixed = N * P * (8 + 4) + CHUNK_BYTES  # class offsets, one float32 channel, temporaries
     if memory_bytes < fixed + per_channel:
         need = fixed + per_channel
         raise ValueError(f"memory budget {memory_bytes} B too small: one channel needs {need} B")
@@ -180,9 +180,9 @@ def filter_entropies(features, labels, n_classes, T=DEFAULT_T, memory_bytes=1 <<
     """AuE of every filter of a layer by the three entropy methods (§2.2-2.3, Table 2.1).
 
     ``features``: (N, C, H, W) array-like with numpy slicing (an h5py Dataset
-    works), read in blocks of whole channels so that one block, its float32
-    working copy and the per-position class offsets stay within
-    ``memory_bytes``. ``labels``: (N,) class index per box.
+    works), read in blocks of whole channels so that one block (in the file's
+    dtype), a float32 copy of one channel and the per-position class offsets
+    stay within ``memory_bytes``. ``labels``: (N,) class index per box.
 
     Returns a dict of (C,) arrays ``aue_label``, ``aue_weighted``,
     ``aue_spmax``, ``dead`` (m <= 0) and ``max`` (m); with ``return_curves``
@@ -201,8 +201,9 @@ def filter_entropies(features, labels, n_classes, T=DEFAULT_T, memory_bytes=1 <<
     step = _channel_block_size(features, N, P, memory_bytes)
     for c0 in range(0, C, step):
         block = np.asarray(features[:, c0 : c0 + step])
-        block = np.ascontiguousarray(block.transpose(1, 0, 2, 3), dtype=np.float32)
-        for j, v in enumerate(block.reshape(len(block), N, P)):
+        for j in range(block.shape[1]):
+            # one channel at a time in float32: the block stays in the file's dtype
+            v = block[:, j].reshape(N, P).astype(np.float32)
             maxima[c0 + j], curves[c0 + j] = filter_entropy_curves(v, classes, n_classes, T, offsets)
         del block
     aue = area_under_entropy(curves)
