@@ -1,0 +1,72 @@
+"""Shared fixtures of the data-stage tests: a tiny demo-world config and one generated world.
+
+The world is generated once per session (about 0.5 s) and must be treated as read-only; tests
+that corrupt files work on copies (`voc_copy`, `sun_copy`).
+"""
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+
+from layerwise.data import demo_world
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The smallest world the generator accepts for VOC/SUN, with a handful of source classes. Seed 3
+# yields difficult objects, truncated objects and 0 labels in the test split (tests check that).
+TINY_DEMO = {
+    "seed": 3,
+    "source_classes": 3,
+    "source_train_per_class": 3,
+    "source_val_per_class": 1,
+    "source_size": [40, 56],
+    "voc_trainval": 8,
+    "voc_test": 8,
+    "voc_size": 64,
+    "voc_max_objects": 3,
+    "sun_per_class": 5,
+    "sun_size": 40,
+    "workers": 2,
+}
+
+
+@pytest.fixture
+def repo():
+    return REPO
+
+
+@pytest.fixture
+def schema_path():
+    return REPO / "schemas" / "config.schema.yaml"
+
+
+@pytest.fixture
+def tiny_demo_cfg():
+    """A fresh copy of the tiny `data.demo` block, safe to modify."""
+    return copy.deepcopy(TINY_DEMO)
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory):
+    """The tiny demo world, generated once: the folder holding ILSVRC, VOCdevkit and SUN397."""
+    root = tmp_path_factory.mktemp("world") / "demo"
+    demo_world.generate(root, copy.deepcopy(TINY_DEMO))
+    return root
+
+
+@pytest.fixture
+def voc_copy(tiny_world, tmp_path):
+    """A private copy of the tiny world's VOCdevkit, for corrupting."""
+    dst = tmp_path / "VOCdevkit"
+    shutil.copytree(tiny_world / "VOCdevkit", dst)
+    return dst
+
+
+@pytest.fixture
+def sun_copy(tiny_world, tmp_path):
+    """A private copy of the tiny world's SUN397 tree, for corrupting."""
+    dst = tmp_path / "SUN397"
+    shutil.copytree(tiny_world / "SUN397", dst)
+    return dst
