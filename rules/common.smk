@@ -11,6 +11,12 @@ SPLITS = ["trainval", "test"]
 wildcard_constraints:
     split="trainval|test",
     shard=r"\d+",
+    part="train|val|test",
+
+
+def stored_size(wildcards=None):
+    """Side of the stored square images that training crops come from (Caffe: 256 for 227)."""
+    return int(round(config["model"]["input_size"] * 256 / 227))
 
 
 def code(*modules):
@@ -37,6 +43,8 @@ def data_targets():
             kind=["gtboxes", "patchset", "proposals"],
         )
         + ["results/data/sun_split.csv", "results/data/imagenet_index.csv"]
+        + expand("results/data/imagenet_{part}_images.h5", part=["train", "val"])
+        + expand("results/data/sun_{part}_images.h5", part=["train", "val", "test"])
     )
 
 

@@ -183,3 +183,51 @@ rule imagenet_index:
         "../envs/layerwise.yaml"
     script:
         "../workflow_scripts/imagenet_index.py"
+
+
+rule pack_imagenet:
+    input:
+        dataset_input,
+        index="results/data/imagenet_index.csv",
+    output:
+        "results/data/imagenet_{part}_images.h5",
+    params:
+        root=ROOTS["imagenet"],
+        key="data.imagenet_root",
+        size=stored_size,
+        code=code("data/images.py"),
+    log:
+        "results/logs/data/imagenet_{part}_images.log",
+    benchmark:
+        "results/benchmarks/data/imagenet_{part}_images.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    conda:
+        "../envs/layerwise.yaml"
+    script:
+        "../workflow_scripts/pack_images.py"
+
+
+rule pack_sun:
+    input:
+        dataset_input,
+        index="results/data/sun_split.csv",
+    output:
+        "results/data/sun_{part}_images.h5",
+    params:
+        root=ROOTS["sun"],
+        key="data.sun_root",
+        size=stored_size,
+        code=code("data/images.py"),
+    log:
+        "results/logs/data/sun_{part}_images.log",
+    benchmark:
+        "results/benchmarks/data/sun_{part}_images.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/layerwise.yaml"
+    script:
+        "../workflow_scripts/pack_images.py"
