@@ -1,0 +1,210 @@
+"""Configuration validation (layerwise/config.py with schemas/config.schema.yaml, SPEC §4.2, §15)
+and the shipped configs."""
+
+import copy
+import shutil
+
+import pytest
+import yaml
+from snakemake.utils import update_config
+
+from layerwise.config import ConfigError, check_real_roots, code_hash, dataset_roots, \
+    validate_config
+
+
+def load(repo, name):
+    return yaml.safe_load((repo / name).read_text())
+
+
+def layered(repo, overlay):
+    """config.yaml with an overlay applied as `--configfile` does (Snakemake's own merge:
+    nested dicts updated recursively, lists and scalars replaced)."""
+    config = load(repo, "config.yaml")
+    update_config(config, load(repo, overlay))
+    return config
+
+
+@pytest.fixture
+def base(repo):
+    return load(repo, "config.yaml")
+
+
+# --- the shipped configs -------------------------------------------------------------------------
+
+def test_default_config_is_valid(base, schema_path):
+    validate_config(base, schema_path)
+    assert base["data"]["source"] == "demo"
+    assert base["data"]["demo"]["source_classes"] >= 100  # SPEC §4.1
+
+
+@pytest.mark.parametrize("overlay", ["configs/smoke.yaml", "configs/paper.yaml"])
+def test_layered_configs_are_valid(repo, schema_path, overlay):
+    validate_config(layered(repo, overlay), schema_path)
+
+
+def test_smoke_overlay_replaces_lists_and_keeps_the_rest(repo):
+    smoke = layered(repo, "configs/smoke.yaml")
+    assert smoke["pretrain"]["snapshots"] == [10, 20, 40]
+    assert smoke["data"]["sun_split"] == [0.5, 0.1, 0.4]   # not in smoke.yaml: from config.yaml
+    assert smoke["model"]["input_size"] == 64
+
+
+def test_paper_placeholder_roots_fail_naming_the_key(repo, schema_path):
+    paper = layered(repo, "configs/paper.yaml")
+    with pytest.raises(ConfigError) as info:
+        check_real_roots(paper)
+    assert "data.imagenet_root" in str(info.value)
+    assert paper["data"]["imagenet_root"] in str(info.value)  # and the path
+
+
+# --- rejection: every error names the dotted key path ---------------------------------------------
+
+def _set(path, value):
+    def apply(config):
+        *parents, last = path.split(".")
+        node = config
+        for p in parents:
+            node = node[p]
+        node[last] = value
+    return apply
+
+
+def _delete(path):
+    def apply(config):
+        *parents, last = path.split(".")
+        node = config
+        for p in parents:
+            node = node[p]
+        del node[last]
+    return apply
+
+
+REJECTED = {
+    "wrong type, top level": (_set("threads", "abc"), ["config key threads:", "integer"]),
+    "wrong type, nested": (_set("data.proposals.max_per_image", "many"),
+                           ["config key data.proposals.max_per_image:"]),
+    "wrong type, boolean": (_set("data.include_difficult", "no"),
+                            ["config key data.include_difficult:"]),
+    "unknown key, top level": (_set("bogus", 1), ["(top level)", "bogus"]),
+    "unknown key, nested": (_set("data.proposals.extra", 1), ["config key data.proposals:", "extra"]),
+    "unknown key, network": (_set("networks.ft.finetune.lr", 0.1),
+                             ["config key networks.ft.finetune:", "'lr'"]),
+    "missing key, top level": (_delete("model"), ["missing key: 'model'"]),
+    "missing key, nested": (_delete("data.proposals.shards"),
+                            ["config key data.proposals:", "missing key: 'shards'"]),
+    "missing key, under allOf": (_delete("finetune.voc_det.fg_iou"),
+                                 ["config key finetune.voc_det:", "'fg_iou'"]),
+    "negative snapshot": (_set("pretrain.snapshots", [-5, 10]), ["config key pretrain.snapshots.0:"]),
+    "train spec, unknown layer": (_set("networks.ft.finetune.train", "from:pool5"),
+                                  ["config key networks.ft.finetune.train:"]),
+    "train spec, free text": (_set("networks.fcft.finetune.train", "top two"),
+                              ["config key networks.fcft.finetune.train:"]),
+    "enum names allowed values": (_set("device", "gpu"), ["config key device:", "auto", "cuda"]),
+    "on_bad_file": (_set("data.on_bad_file", "ignore"), ["config key data.on_bad_file:", "skip"]),
+    "pixel mean length": (_set("data.pixel_mean", [1, 2]), ["config key data.pixel_mean:"]),
+    "split fraction zero": (_set("data.sun_split", [0.5, 0, 0.5]), ["config key data.sun_split.1:"]),
+    "real without roots": (_set("data.source", "real"),
+                           ["config key data:", "'imagenet_root'", "'voc_root'", "'sun_root'"]),
+    "reserved network name": (_set("networks.pre-5", {"snapshot": 0}), ["config key networks:"]),
+    "snapshot not kept": (_set("networks.alexnet.snapshot", 123),
+                          ["config key networks.alexnet.snapshot:", "123"]),
+}
+
+
+@pytest.mark.parametrize("case", REJECTED)
+def test_rejected_with_key_path(base, schema_path, case):
+    mutate, expected = REJECTED[case]
+    mutate(base)
+    with pytest.raises(ConfigError) as info:
+        validate_config(base, schema_path)
+    for text in expected:
+        assert text in str(info.value)
+
+
+def test_every_violation_is_listed(base, schema_path):
+    base["threads"] = "abc"
+    base["model"]["arch"] = "vgg99"
+    with pytest.raises(ConfigError) as info:
+        validate_config(base, schema_path)
+    assert "config key threads:" in str(info.value) and "config key model.arch:" in str(info.value)
+
+
+@pytest.mark.parametrize("train", ["all", "fc", "from:conv1", "from:conv5", "from:fc6", "from:fc8"])
+def test_valid_train_specs(base, schema_path, train):
+    base["networks"]["ft"]["finetune"]["train"] = train
+    validate_config(base, schema_path)
+
+
+def test_network_on_initialisation_snapshot_is_valid(base, schema_path):
+    base["networks"]["alexnet"]["snapshot"] = 0  # iter_0 always exists
+    validate_config(base, schema_path)
+
+
+def test_validation_does_not_modify_config(base, schema_path):
+    before = copy.deepcopy(base)
+    validate_config(base, schema_path)
+    assert base == before
+
+
+# --- dataset roots -------------------------------------------------------------------------------
+
+def _real_roots(tmp_path):
+    (tmp_path / "ILSVRC" / "train").mkdir(parents=True)
+    (tmp_path / "VOCdevkit" / "VOC2007" / "Annotations").mkdir(parents=True)
+    (tmp_path / "SUN 397").mkdir()
+    return {"source": "real", "imagenet_root": str(tmp_path / "ILSVRC"),
+            "voc_root": str(tmp_path / "VOCdevkit"), "sun_root": str(tmp_path / "SUN 397")}
+
+
+def test_check_real_roots_accepts_laid_out_roots(base, tmp_path):
+    base["data"].update(_real_roots(tmp_path))
+    check_real_roots(base)
+    assert dataset_roots(base) == {"imagenet": str(tmp_path / "ILSVRC"),
+                                   "voc": str(tmp_path / "VOCdevkit"),
+                                   "sun": str(tmp_path / "SUN 397")}
+
+
+def test_check_real_roots_names_the_bad_root(base, tmp_path):
+    base["data"].update(_real_roots(tmp_path))
+    shutil.rmtree(tmp_path / "VOCdevkit" / "VOC2007")
+    with pytest.raises(ConfigError) as info:
+        check_real_roots(base)
+    assert "data.voc_root" in str(info.value) and str(tmp_path / "VOCdevkit") in str(info.value)
+
+
+def test_demo_source_needs_no_roots(base):
+    check_real_roots(base)  # nothing to check: the workflow generates the world
+    assert dataset_roots(base) == {"imagenet": "resources/demo/ILSVRC",
+                                   "voc": "resources/demo/VOCdevkit",
+                                   "sun": "resources/demo/SUN397"}
+
+
+# --- code hashes (SPEC §13) ----------------------------------------------------------------------
+
+def test_code_hash_follows_content(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    a, b = tmp_path / "pkg" / "a.py", tmp_path / "pkg" / "b.py"
+    a.write_text("x = 1\n")
+    b.write_text("y = 2\n")
+    first = code_hash(a, b)
+    assert code_hash(b, a) == first
+    assert code_hash(tmp_path / "pkg") == code_hash(tmp_path / "pkg")
+    a.write_text("x = 2\n")
+    assert code_hash(a, b) != first
+    (tmp_path / "pkg" / "notes.txt").write_text("not code")
+    before = code_hash(tmp_path / "pkg")
+    (tmp_path / "pkg" / "notes.txt").write_text("still not code")
+    assert code_hash(tmp_path / "pkg") == before
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "code_hash hashes each file's absolute path (layerwise/config.py, code_hash: "
+    "h.update(f.as_posix().encode())), and rules/common.smk passes workflow.source_path(...), "
+    "which is a fresh per-invocation source-cache folder, so every rule's code param changes "
+    "on every run and a complete workflow always reruns (see test_workflow_data)"))
+def test_code_hash_does_not_depend_on_where_the_files_sit(tmp_path):
+    for where in ("one", "two"):
+        (tmp_path / where / "data").mkdir(parents=True)
+        (tmp_path / where / "data" / "voc.py").write_text("x = 1\n")
+    assert (code_hash(tmp_path / "one" / "data" / "voc.py")
+            == code_hash(tmp_path / "two" / "data" / "voc.py"))
