@@ -2,6 +2,7 @@
 and the shipped configs."""
 
 import copy
+import importlib.util
 import shutil
 
 import pytest
@@ -181,30 +182,46 @@ def test_demo_source_needs_no_roots(base):
 
 # --- code hashes (SPEC §13) ----------------------------------------------------------------------
 
-def test_code_hash_follows_content(tmp_path):
-    (tmp_path / "pkg").mkdir()
-    a, b = tmp_path / "pkg" / "a.py", tmp_path / "pkg" / "b.py"
-    a.write_text("x = 1\n")
-    b.write_text("y = 2\n")
-    first = code_hash(a, b)
-    assert code_hash(b, a) == first
-    assert code_hash(tmp_path / "pkg") == code_hash(tmp_path / "pkg")
-    a.write_text("x = 2\n")
-    assert code_hash(a, b) != first
-    (tmp_path / "pkg" / "notes.txt").write_text("not code")
-    before = code_hash(tmp_path / "pkg")
-    (tmp_path / "pkg" / "notes.txt").write_text("still not code")
-    assert code_hash(tmp_path / "pkg") == before
+def config_module_at(package):
+    """layerwise/config.py imported from a copy of the package at `package`."""
+    spec = importlib.util.spec_from_file_location(f"lwconfig_{abs(hash(str(package)))}",
+                                                  package / "config.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "code_hash hashes each file's absolute path (layerwise/config.py, code_hash: "
-    "h.update(f.as_posix().encode())), and rules/common.smk passes workflow.source_path(...), "
-    "which is a fresh per-invocation source-cache folder, so every rule's code param changes "
-    "on every run and a complete workflow always reruns (see test_workflow_data)"))
-def test_code_hash_does_not_depend_on_where_the_files_sit(tmp_path):
-    for where in ("one", "two"):
-        (tmp_path / where / "data").mkdir(parents=True)
-        (tmp_path / where / "data" / "voc.py").write_text("x = 1\n")
-    assert (code_hash(tmp_path / "one" / "data" / "voc.py")
-            == code_hash(tmp_path / "two" / "data" / "voc.py"))
+@pytest.fixture
+def two_checkouts(repo, tmp_path):
+    """Two identical copies of the library in different places (one with a space in its path)."""
+    copies = [tmp_path / "one" / "layerwise", tmp_path / "two words" / "layerwise"]
+    for c in copies:
+        shutil.copytree(repo / "layerwise", c, ignore=shutil.ignore_patterns("__pycache__"))
+    return copies
+
+
+def test_code_hash_names_modules_relative_to_the_package():
+    single = code_hash("data/voc.py")
+    assert single == code_hash("data/voc.py")
+    assert len(single) == 16 and int(single, 16) >= 0
+    assert code_hash("data/voc.py", "data/warp.py") == code_hash("data/warp.py", "data/voc.py")
+    assert len({single, code_hash("data/warp.py"), code_hash("data/voc.py", "data/warp.py"),
+                code_hash("data")}) == 4
+
+
+def test_code_hash_is_the_same_wherever_the_checkout_lives(two_checkouts):
+    one, two = (config_module_at(c) for c in two_checkouts)
+    for modules in [("data/voc.py",), ("data",), ("data/demo_world.py", "data/primitives.py")]:
+        assert one.code_hash(*modules) == two.code_hash(*modules) == code_hash(*modules)
+
+
+def test_code_hash_follows_the_content_of_the_named_modules(two_checkouts):
+    one, two = (config_module_at(c) for c in two_checkouts)
+    voc = two_checkouts[1] / "data" / "voc.py"
+    voc.write_text(voc.read_text() + "\n# an edit\n")
+    assert one.code_hash("data/voc.py") != two.code_hash("data/voc.py")
+    assert one.code_hash("data") != two.code_hash("data")       # a folder covers its modules
+    assert one.code_hash("data/warp.py") == two.code_hash("data/warp.py")  # others unaffected
+    before = two.code_hash("data")
+    (two_checkouts[1] / "data" / "notes.txt").write_text("not code")
+    assert two.code_hash("data") == before  # only .py files count

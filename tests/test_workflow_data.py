@@ -135,10 +135,6 @@ def test_logs_benchmarks_and_nothing_half_written(smoke):
     assert leftovers == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "every rule's `code` param changes on every invocation: layerwise/config.py code_hash "
-    "hashes absolute paths and rules/common.smk hands it workflow.source_path(...), a fresh "
-    "source-cache folder per run, so a complete run is never up to date (SPEC §14, §16)"))
 def test_second_run_has_nothing_to_do(smoke):
     workdir, _ = smoke
     code, out = snakemake(workdir, "-n", *TARGETS, "--configfile", "configs/smoke.yaml")
