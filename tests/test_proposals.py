@@ -124,3 +124,13 @@ def test_merge_concatenates_shards_in_order(tmp_path):
     assert got_ids == ids and attrs == {"min_size": 8}
     for g, b in zip(got_boxes, boxes):
         np.testing.assert_array_equal(g, b.reshape(-1, 4))
+
+
+def test_empty_shard_round_trips_and_merges(tmp_path):
+    # More shards than images leaves some shards empty (shard([a], 3, 0) == []).
+    write_proposals(tmp_path / "s0.h5", [], [], {"min_size": 8})
+    assert read_proposals(tmp_path / "s0.h5")[:2] == ([], [])
+    write_proposals(tmp_path / "s1.h5", ["000001"], [np.ones((2, 4), np.int32)], {"min_size": 8})
+    merge_proposals([tmp_path / "s0.h5", tmp_path / "s1.h5"], tmp_path / "all.h5")
+    ids, boxes, _ = read_proposals(tmp_path / "all.h5")
+    assert ids == ["000001"] and boxes[0].shape == (2, 4)

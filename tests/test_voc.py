@@ -232,3 +232,47 @@ def test_unknown_class_raises(voc_copy):
     tree.write(xml)
     with pytest.raises(BadInput, match="unicorn"):
         build_index(voc_copy, "test")
+
+
+def _annotation(tmp_path, object_xml):
+    xml = tmp_path / "000001.xml"
+    xml.write_text("<annotation><size><width>50</width><height>40</height><depth>3</depth></size>"
+                   f"<object><name>dog</name>{object_xml}</object></annotation>")
+    return xml
+
+
+BOX = "<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox>"
+
+
+@pytest.mark.parametrize("object_xml", [
+    "<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>five</xmax><ymax>5</ymax></bndbox>",
+    "<bndbox><xmin>1</xmin><ymin>1</ymin><xmax>nan</xmax><ymax>5</ymax></bndbox>",
+    "<bndbox><xmin>1</xmin><ymin>1</ymin><ymax>5</ymax></bndbox>",
+    "<bndbox><xmin>6</xmin><ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox>",  # x1 > x2
+    "<bndbox><xmin>0</xmin><ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox>",  # 0-based
+], ids=["text", "nan", "no-xmax", "inverted", "zero"])
+def test_malformed_box_values_raise(tmp_path, object_xml):
+    xml = _annotation(tmp_path, object_xml)
+    with pytest.raises(BadInput) as info:
+        parse_annotation(xml)
+    assert str(xml) in str(info.value) and "data.voc_root" in str(info.value)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "layerwise/data/voc.py:51-52 _int catches only ValueError; float('inf') passes and "
+    "int(round(inf)) raises OverflowError, which escapes as a bare OverflowError"))
+def test_infinite_coordinate_raises_bad_input(tmp_path):
+    xml = _annotation(tmp_path, BOX.replace("<xmax>5</xmax>", "<xmax>inf</xmax>"))
+    with pytest.raises(BadInput, match="data.voc_root"):
+        parse_annotation(xml)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "layerwise/data/voc.py:79-80 parse <difficult>/<truncated> with a bare int(); a non-number "
+    "raises ValueError without the file or the config key, and on_bad_file=skip cannot skip it"))
+@pytest.mark.parametrize("flag", ["difficult", "truncated"])
+def test_non_numeric_flag_raises_bad_input(tmp_path, flag):
+    xml = _annotation(tmp_path, f"<{flag}>yes</{flag}>" + BOX)
+    with pytest.raises(BadInput) as info:
+        parse_annotation(xml)
+    assert str(xml) in str(info.value) and "data.voc_root" in str(info.value)
