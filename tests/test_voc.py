@@ -1,6 +1,7 @@
 """VOC2007 index and label semantics (layerwise/data/voc.py), real loaders on the demo world, and
 bad-input handling (SPEC §4.3, §15)."""
 
+import shutil
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -276,3 +277,13 @@ def test_non_numeric_flag_raises_bad_input(tmp_path, flag):
     with pytest.raises(BadInput) as info:
         parse_annotation(xml)
     assert str(xml) in str(info.value) and "data.voc_root" in str(info.value)
+
+
+def test_paths_with_spaces_and_quotes(voc_copy, tmp_path):
+    odd = tmp_path / "my 'VOC' data" / "VOCdevkit"
+    shutil.copytree(voc_copy, odd)
+    index, labels, skipped = build_index(odd, "test")
+    good_index, good_labels, _ = build_index(voc_copy, "test")
+    assert skipped == []
+    pd.testing.assert_frame_equal(index, good_index)
+    pd.testing.assert_frame_equal(labels, good_labels)
