@@ -1,15 +1,19 @@
 # layerwise: what each layer of a CNN learns, and how fine-tuning changes it (Agrawal 2014).
 # The stages run in the thesis' order: data -> pretrain -> finetune -> features -> analyses -> report.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config.yaml"
+configfile: os.path.join(workflow.basedir, "config.yaml")
 
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/pretrain.smk"
+include: "rules/finetune.smk"
 
 
 rule all:

@@ -88,12 +88,15 @@ def check_real_roots(config: dict) -> None:
                               f"(missing {str(path / inside)!r}); expected {layout}")
 
 
-def code_hash(*paths) -> str:
-    """Hash of library source files, passed as a rule param so editing them re-runs the rule."""
+def code_hash(*modules: str) -> str:
+    """Hash of library modules (paths relative to the package, files or folders), passed as a
+    rule param so that editing them re-runs the rule (SPEC §13). Only names relative to the
+    package and contents count, so the hash is the same wherever the checkout lives."""
+    package = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for p in sorted(Path(p) for p in paths):
-        files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
-        for f in files:
-            h.update(f.as_posix().encode())
+    for module in sorted(modules):
+        path = package / module
+        for f in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            h.update(f.relative_to(package).as_posix().encode())
             h.update(f.read_bytes())
     return h.hexdigest()[:16]

@@ -1,4 +1,6 @@
 # Validation first (SPEC §4.2, §15): a bad config stops the run before any job.
+import re
+
 import layerwise.config as lwconfig
 
 lwconfig.validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
@@ -6,12 +8,17 @@ lwconfig.check_real_roots(config)
 
 ROOTS = lwconfig.dataset_roots(config)
 SPLITS = ["trainval", "test"]
+SNAPSHOTS = sorted(config["pretrain"]["snapshots"])
+NETWORKS = config["networks"]
+FINETUNED = [n for n, spec in NETWORKS.items() if "finetune" in spec]
 
 
 wildcard_constraints:
     split="trainval|test",
     shard=r"\d+",
     part="train|val|test",
+    iter="|".join(map(str, SNAPSHOTS)),
+    net="|".join(map(re.escape, FINETUNED)) or "(?!)",
 
 
 def stored_size(wildcards=None):
@@ -21,7 +28,7 @@ def stored_size(wildcards=None):
 
 def code(*modules):
     """Hash of the library modules a rule runs (SPEC §13): editing them re-runs the rule."""
-    return lwconfig.code_hash(*(workflow.source_path(f"../layerwise/{m}") for m in modules))
+    return lwconfig.code_hash(*modules)
 
 
 def dataset_input(wildcards=None):
@@ -48,5 +55,43 @@ def data_targets():
     )
 
 
+def gpus_per_job():
+    """GPU rules ask for one GPU unless the config pins them to the CPU (SPEC §13)."""
+    return 0 if config["device"] == "cpu" else 1
+
+
+def snapshot_path(iteration):
+    return f"results/models/pretrain/iter_{iteration}.pt"
+
+
+def previous_iteration(iteration):
+    """The snapshot a pretraining segment starts from: the kept one before it, or 0."""
+    return max([0] + [s for s in SNAPSHOTS if s < iteration])
+
+
+def previous_snapshot(wildcards):
+    return snapshot_path(previous_iteration(int(wildcards.iter)))
+
+
+def finetune_inputs(wildcards):
+    spec = NETWORKS[wildcards.net]
+    inputs = {"base": snapshot_path(spec["snapshot"])}
+    if spec["finetune"]["task"] == "voc_det":
+        inputs["index"] = "results/data/voc07_trainval_index.csv"
+        inputs["proposals"] = "results/data/voc07_trainval_proposals.h5"
+        inputs["dataset"] = dataset_input()
+    else:
+        inputs["train"] = "results/data/sun_train_images.h5"
+    return inputs
+
+
+def model_targets():
+    return (
+        expand(snapshot_path("{i}"), i=[0] + SNAPSHOTS)
+        + ["results/logs/pretrain_curve.csv"]
+        + expand("results/models/{net}.pt", net=FINETUNED)
+    )
+
+
 def all_targets():
-    return data_targets()
+    return data_targets() + model_targets()

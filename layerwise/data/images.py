@@ -44,3 +44,9 @@ def write_images(path, images: np.ndarray, labels: np.ndarray, attrs: dict) -> N
         f.create_dataset("images", data=images, chunks=(1,) + images.shape[1:])
         f.create_dataset("labels", data=labels.astype(np.int64))
         f.attrs.update(attrs)
+
+
+def read_images(path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """An image pack in memory: uint8 (N, 3, S, S) images, labels and attributes."""
+    with h5py.File(path, "r") as f:
+        return f["images"][:], f["labels"][:], dict(f.attrs)
