@@ -259,18 +259,12 @@ def test_malformed_box_values_raise(tmp_path, object_xml):
     assert str(xml) in str(info.value) and "data.voc_root" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "layerwise/data/voc.py:51-52 _int catches only ValueError; float('inf') passes and "
-    "int(round(inf)) raises OverflowError, which escapes as a bare OverflowError"))
 def test_infinite_coordinate_raises_bad_input(tmp_path):
     xml = _annotation(tmp_path, BOX.replace("<xmax>5</xmax>", "<xmax>inf</xmax>"))
     with pytest.raises(BadInput, match="data.voc_root"):
         parse_annotation(xml)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "layerwise/data/voc.py:79-80 parse <difficult>/<truncated> with a bare int(); a non-number "
-    "raises ValueError without the file or the config key, and on_bad_file=skip cannot skip it"))
 @pytest.mark.parametrize("flag", ["difficult", "truncated"])
 def test_non_numeric_flag_raises_bad_input(tmp_path, flag):
     xml = _annotation(tmp_path, f"<{flag}>yes</{flag}>" + BOX)

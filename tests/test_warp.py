@@ -186,10 +186,6 @@ def test_select_patchset_keeps_large_non_difficult():
     assert patches.select_patchset(index, 24).index.tolist() == [0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "layerwise/data/patches.py:37 extract_patches returns np.zeros((0, 3, 0, 0)) for no "
-    "objects, so an empty gt-box or PatchSet file holds patches of shape (0, 3, 0, 0) instead "
-    "of the documented (N, 3, S, S)"))
 def test_no_boxes_give_empty_patches_of_the_input_size(tmp_path):
     empty = pd.DataFrame(columns=["image_id", "class", "x1", "y1", "x2", "y2", "difficult",
                                   "truncated"])

@@ -27,14 +27,15 @@ def select_patchset(index: pd.DataFrame, min_size: int) -> pd.DataFrame:
     return index[(index["difficult"] == 0) & (w >= min_size) & (h >= min_size)]
 
 
-def extract_patches(objects: pd.DataFrame, voc_root, cut, progress=lambda x: x) -> np.ndarray:
+def extract_patches(objects: pd.DataFrame, voc_root, cut, size: int, progress=lambda x: x
+                    ) -> np.ndarray:
     """Apply `cut(image, box)` to every object in row order, decoding each image once."""
     patches, image_id, image = [], None, None
     for row in progress(objects[["image_id", "x1", "y1", "x2", "y2"]].itertuples(index=False)):
         if row.image_id != image_id:
             image_id, image = row.image_id, load_image(image_path(voc_root, row.image_id), ROOT_KEY)
         patches.append(cut(image, row[1:]).transpose(2, 0, 1))
-    return np.stack(patches) if patches else np.zeros((0, 3, 0, 0), np.uint8)
+    return np.stack(patches) if patches else np.zeros((0, 3, size, size), np.uint8)
 
 
 def gtbox_patches(objects: pd.DataFrame, voc_root, size: int, context_pad: int, mean_rgb,
@@ -42,11 +43,13 @@ def gtbox_patches(objects: pd.DataFrame, voc_root, size: int, context_pad: int, 
     """R-CNN warps of the given boxes (context scaled from 16-at-227 to `size`)."""
     pad = scaled_context_pad(context_pad, size)
     return extract_patches(objects, voc_root,
-                           lambda im, box: warp_box(im, box, size, pad, mean_rgb), progress)
+                           lambda im, box: warp_box(im, box, size, pad, mean_rgb), size,
+                           progress)
 
 
 def patchset_patches(objects: pd.DataFrame, voc_root, size: int, progress=lambda x: x):
-    return extract_patches(objects, voc_root, lambda im, box: crop_box(im, box, size), progress)
+    return extract_patches(objects, voc_root, lambda im, box: crop_box(im, box, size), size,
+                           progress)
 
 
 def write_patches(path, objects: pd.DataFrame, patches: np.ndarray, attrs: dict) -> None:

@@ -43,14 +43,23 @@ def read_image_set(voc_root, split: str) -> list[str]:
     return ids
 
 
-def _int(node, tag: str, path) -> int:
+def _int(node, tag: str, path, default=None) -> int:
     text = node.findtext(tag)
-    if text is None:
+    if text is None or not text.strip():
+        if default is not None:
+            return default
         raise bad_input(path, f"<{tag}> missing", ROOT_KEY)
     try:
         return int(round(float(text)))
-    except ValueError:
-        raise bad_input(path, f"<{tag}> is not a number: {text!r}", ROOT_KEY) from None
+    except (ValueError, OverflowError):
+        raise bad_input(path, f"<{tag}> is not a finite number: {text!r}", ROOT_KEY) from None
+
+
+def _flag(node, tag: str, path) -> int:
+    value = _int(node, tag, path, default=0)
+    if value not in (0, 1):
+        raise bad_input(path, f"<{tag}> must be 0 or 1, not {value}", ROOT_KEY)
+    return value
 
 
 def parse_annotation(path) -> tuple[int, int, list[dict]]:
@@ -76,8 +85,8 @@ def parse_annotation(path) -> tuple[int, int, list[dict]]:
             raise bad_input(path, f"box {(x1, y1, x2, y2)} of {name!r} lies outside the "
                                   f"{width}x{height} image", ROOT_KEY)
         objects.append({"class": name, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                        "difficult": int(obj.findtext("difficult", "0").strip() or 0),
-                        "truncated": int(obj.findtext("truncated", "0").strip() or 0)})
+                        "difficult": _flag(obj, "difficult", path),
+                        "truncated": _flag(obj, "truncated", path)})
     return width, height, objects
 
 
