@@ -18,18 +18,24 @@ class ConfigError(ValueError):
     """A configuration that cannot run; the message names every offending key path."""
 
 
-def _key_path(error: jsonschema.ValidationError) -> str:
-    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+def _key_path(error: jsonschema.ValidationError, *extra: str) -> str:
+    return ".".join([str(p) for p in error.absolute_path] + list(extra)) or "(top level)"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _messages(error: jsonschema.ValidationError) -> list[str]:
+    """One line per offending key, with its full dotted path and what is allowed."""
     if error.validator == "additionalProperties":
-        return f"unknown key(s): {error.message.split('(')[-1].rstrip(')')}"
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        return [f"config key {_key_path(error, k)}: unknown key (allowed here: "
+                f"{', '.join(allowed) or 'see the schema'})" for k in unknown]
     if error.validator == "required":
-        return f"missing key: {error.message.split()[0]}"
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return [f"config key {_key_path(error, k)}: missing" for k in missing]
     if error.validator == "enum":
-        return f"{error.instance!r} is not one of {error.validator_value}"
-    return error.message
+        return [f"config key {_key_path(error)}: {error.instance!r} is not one of "
+                f"{error.validator_value}"]
+    return [f"config key {_key_path(error)}: {error.message}"]
 
 
 def validate_config(config: dict, schema_path) -> None:
@@ -39,7 +45,7 @@ def validate_config(config: dict, schema_path) -> None:
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     errors = [leaf for e in errors for leaf in (_leaves(e))]
     if errors:
-        lines = sorted({f"  config key {_key_path(e)}: {_describe(e)}" for e in errors})
+        lines = sorted({f"  {line}" for e in errors for line in _messages(e)})
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
     _check_semantics(config)
 
