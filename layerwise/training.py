@@ -272,8 +272,9 @@ def label_windows(proposals, gt_boxes, gt_classes, fg_iou=0.5):
 
 def build_windows(gt_boxes, gt_classes, proposals, fg_iou=0.5):
     """All fine-tuning windows of a set of images: ground-truth boxes and proposals, labelled by
-    `label_windows` (R-CNN). Arguments are per-image lists. Returns (image_index (M,),
-    boxes (M, 4), labels (M,)) as numpy arrays."""
+    `label_windows` (R-CNN). Arguments are per-image lists; classes are 1..20 so that 0 is
+    background in the 21-way head. Returns (image_index (M,), boxes (M, 4), labels (M,)) as
+    numpy arrays."""
     index, boxes, labels = [], [], []
     for i, (gt, cls, props) in enumerate(zip(gt_boxes, gt_classes, proposals)):
         windows = np.concatenate([np.reshape(gt, (-1, 4)), np.reshape(props, (-1, 4))])

@@ -1,10 +1,12 @@
 """Tests of layerwise.models against hand-counted sizes and a brute-force Caffe forward pass."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from layerwise.models import (LAYERS, TAPS, alexnet_mini, build_model, caffenet, extract_taps,
+from layerwise.models import (CAFFENET_FAN_IN, LAYERS, TAPS, alexnet_mini, build_model, caffenet, extract_taps,
                               fc_from_pool5, param_groups, pool5_side, preprocess, replace_head,
                               set_trainable)
 
@@ -82,6 +84,24 @@ def test_caffe_init_rules():
         weight = getattr(model, name).weight
         assert weight.std().item() == pytest.approx(std, rel=0.02), name
         assert abs(weight.mean().item()) < std / 50, name
+
+
+def test_caffenet_fan_ins_are_the_reference():
+    model = caffenet(10)
+    for name in LAYERS:
+        assert getattr(model, name).weight[0].numel() == CAFFENET_FAN_IN[name], name
+
+
+def test_alexnet_mini_init_matches_caffenet_gain():
+    """Each std is Caffe's std times sqrt(CaffeNet fan-in / mini fan-in); biases as in Caffe."""
+    model = alexnet_mini(10, 64, 0.25, torch.Generator().manual_seed(0))
+    for name in LAYERS:
+        layer = getattr(model, name)
+        caffe_std = 0.005 if name in ("fc6", "fc7") else 0.01
+        want = caffe_std * math.sqrt(CAFFENET_FAN_IN[name] / layer.weight[0].numel())
+        assert layer.weight.std().item() == pytest.approx(want, rel=0.05), name
+        assert torch.all(layer.bias == (0.0 if name in ("conv1", "conv3", "fc8") else 1.0)), name
+    assert model.conv3.weight.std().item() == pytest.approx(0.02, rel=0.05)  # 2304 / 576 = 4
 
 
 def test_build_model_is_seeded():
