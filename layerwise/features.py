@@ -1,0 +1,262 @@
+"""Activation dumps (SPEC §8): one forward pass writes every layer of the thesis to HDF5.
+
+The analyses of chapters 2-5 read the activations of pool1, pool2, conv3, conv4, pool5, fc6 and
+fc7 (thesis §1.1; taps from `models.extract_taps`) on whole VOC images, VOC ground-truth boxes
+and SUN scenes. Each (network, dataset, layer) is one file:
+
+    features  (N, C, H, W) float16 (or float32); fc layers have H = W = 1
+    labels    VOC images: (N, 20) int8 1 / -1 / 0; gt boxes and SUN: (N,) class index
+    index     (N,) strings aligned with the rows: VOC image ids (one per box for gt boxes),
+              SUN paths below the dataset root
+    boxes     gt boxes only: (N, 4) 1-based VOC pixels
+    attrs     network, layer, dataset, snapshot, arch, input_size, classes, config_hash,
+              and whatever else the caller adds (the workflow adds width and iteration)
+
+Chunks hold CHUNK_ROWS samples by a power-of-two number of whole channels, about CHUNK_BYTES
+each, so that both access patterns of the analyses touch few, whole chunks: a block of samples
+over all channels (classification, §1.2, §2.4) and all samples of a block of channels
+(entropy, §2.2). Rows are written a whole chunk-row at a time, so no chunk is compressed twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import h5py
+import numpy as np
+import pandas as pd
+import torch
+
+from layerwise.data.voc import VOC_CLASSES
+from layerwise.io import atomic_path
+from layerwise.models import TAPS, extract_taps, preprocess
+from layerwise.training import crop_batch
+
+DTYPES = ("float16", "float32")
+BATCH_SIZE = 128
+CHUNK_ROWS = 256
+CHUNK_BYTES = 1 << 20
+COMPRESSION = "lzf"
+SHUFFLE = True  # byte shuffle: smaller float16 files, and lzf runs faster on them
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+@dataclass
+class Source:
+    """The images of one dataset and what the feature files carry beside them.
+
+    images: (N, 3, S, S) uint8, an array or an h5py Dataset (read one batch at a time).
+    """
+
+    images: object
+    labels: np.ndarray
+    index: list
+    classes: list
+    extra: dict
+
+
+# --- sources ------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _pack(path, name):
+    with h5py.File(path, "r") as f:
+        yield f, f[name]
+
+
+def _check_rows(images, n, what):
+    if len(images) != n:
+        raise ValueError(f"{len(images)} images but {n} rows in {what}: the files are out of step")
+
+
+@contextlib.contextmanager
+def open_gtboxes(patches):
+    """The R-CNN warped ground-truth boxes of a gt-box file (SPEC §4.3; thesis §2.4)."""
+    with _pack(patches, "patches") as (f, images):
+        ids = [s.decode() for s in f["image_ids"][:]]
+        yield Source(images, f["labels"][:].astype(np.int64), ids, list(VOC_CLASSES),
+                     {"boxes": f["boxes"][:]})
+
+
+@contextlib.contextmanager
+def open_voc_images(images, labels):
+    """Whole VOC images (thesis §1.2, §4) with the 1 / -1 / 0 labels of the labels CSV."""
+    table = pd.read_csv(labels, dtype={"image_id": str})
+    with _pack(images, "images") as (_, pack):
+        _check_rows(pack, len(table), labels)
+        yield Source(pack, table[list(VOC_CLASSES)].to_numpy(np.int8),
+                     table["image_id"].tolist(), list(VOC_CLASSES), {})
+
+
+@contextlib.contextmanager
+def open_sun(images, split, part):
+    """One part of the SUN split (thesis §1.2): scene index labels, paths as the index."""
+    table = pd.read_csv(split)
+    rows = table[table["split"] == part]
+    with _pack(images, "images") as (f, pack):
+        _check_rows(pack, len(rows), split)
+        yield Source(pack, f["labels"][:].astype(np.int64), rows["path"].tolist(),
+                     [str(c) for c in f.attrs["classes"]], {})
+
+
+def open_source(dataset, **paths):
+    """The Source of a dataset named as in SPEC §8: voc07_<split>_images, voc07_<split>_gtboxes
+    or sun_<part>. `paths`: images + labels, patches, or images + split, respectively."""
+    if dataset.startswith("voc07_") and dataset.endswith("_images"):
+        return open_voc_images(paths["images"], paths["labels"])
+    if dataset.startswith("voc07_") and dataset.endswith("_gtboxes"):
+        return open_gtboxes(paths["patches"])
+    if dataset.startswith("sun_"):
+        return open_sun(paths["images"], paths["split"], dataset[len("sun_"):])
+    raise ValueError(f"unknown feature dataset {dataset!r}: expected voc07_<split>_images, "
+                     "voc07_<split>_gtboxes or sun_<part>")
+
+
+# --- file layout --------------------------------------------------------------------------------
+
+def chunk_shape(shape, itemsize, rows=CHUNK_ROWS, target_bytes=CHUNK_BYTES):
+    """HDF5 chunks for (N, C, H, W) features: `rows` samples by the largest power-of-two number
+    of whole channels that keeps a chunk within `target_bytes` (at least one channel)."""
+    n, c, h, w = shape
+    rows = max(1, min(n, rows))
+    per_channel = rows * h * w * itemsize
+    if c * per_channel <= target_bytes:
+        return (rows, c, h, w)
+    channels = 1
+    while channels * 2 <= c and channels * 2 * per_channel <= target_bytes:
+        channels *= 2
+    return (rows, channels, h, w)
+
+
+def config_hash(params) -> str:
+    """A 16-hex-digit hash of the parameters that produced a file (SPEC §8, §13)."""
+    text = json.dumps(params, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+COMPRESSIONS = {"lzf": {"compression": "lzf"}, "gzip": {"compression": "gzip",
+                                                         "compression_opts": 1}, "none": {}}
+
+
+def _create_file(f, shape, dtype, chunks, compression, shuffle, source, attrs):
+    filters = {**COMPRESSIONS[compression], "shuffle": shuffle} if shape[0] else {}
+    f.create_dataset("features", shape=shape, dtype=dtype, chunks=chunks if shape[0] else None,
+                     **filters)
+    f.create_dataset("labels", data=source.labels)
+    f.create_dataset("index", data=np.array(source.index, dtype=object),
+                     dtype=h5py.string_dtype())
+    for name, value in source.extra.items():
+        f.create_dataset(name, data=value)
+    f.attrs.update(attrs)
+
+
+# --- the forward pass ---------------------------------------------------------------------------
+
+def input_batches(images, batch_size, input_size, start=0, stop=None):
+    """uint8 (B, 3, input_size, input_size) batches of rows start..stop: centre crops when the
+    stored images are larger (Caffe's test-time crop), the images themselves otherwise."""
+    stop = len(images) if stop is None else stop
+    for a in range(start, stop, batch_size):
+        batch = torch.from_numpy(np.asarray(images[a:min(a + batch_size, stop)]))
+        if batch.shape[-1] != input_size or batch.shape[-2] != input_size:
+            batch = crop_batch(batch, input_size)
+        yield batch
+
+
+@torch.no_grad()
+def forward_taps(model, batch, pixel_mean, layers=TAPS, device="cpu"):
+    """The taps of one uint8 batch in eval mode: {layer: float32 (B, C, H, W) on the CPU}."""
+    taps = extract_taps(model, preprocess(batch.to(device), pixel_mean), layers)
+    return {name: t.cpu() for name, t in taps.items()}
+
+
+def _to_file_dtype(name, tap, dtype):
+    if dtype == "float16":
+        peak = float(tap.abs().amax()) if tap.numel() else 0.0
+        if not peak <= FLOAT16_MAX:
+            raise ValueError(f"{name}: activation {peak:g} overflows float16; "
+                             "dump this network with dtype float32 (config features.dtype)")
+    return tap.to(getattr(torch, dtype)).numpy()
+
+
+def dump_features(model, source, outputs, attrs, *, pixel_mean, batch_size=BATCH_SIZE,
+                  dtype="float16", compression=COMPRESSION, shuffle=SHUFFLE,
+                  chunk_rows=CHUNK_ROWS, chunk_bytes=CHUNK_BYTES, device="cpu", progress=None):
+    """Write the activations of `source`'s images at every layer of `outputs` in ONE forward
+    pass (SPEC §8; layers as thesis §1.1).
+
+    model: an AlexNet of `models`, run in eval mode (no dropout) without autograd.
+    source: a `Source`. outputs: {layer: path}, a subset of `models.TAPS`. attrs: file
+    attributes (network, dataset, snapshot, config_hash, ...); layer, arch, input_size and
+    classes are added. compression: "lzf", "gzip" (level 1) or "none", with HDF5's byte
+    shuffle when `shuffle`. Samples go through the network `batch_size` at a time; each block
+    of whole chunk rows is written to every file by a writer thread while the network computes
+    the next block. Every file is written under a temporary name and renamed only when all are
+    complete. `progress(n)` is called with the number of samples done after each block.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"feature dtype {dtype!r}: expected one of {DTYPES}")
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression {compression!r}: expected one of {list(COMPRESSIONS)}")
+    layers = [name for name in TAPS if name in outputs]
+    if len(layers) != len(outputs):
+        raise ValueError(f"unknown layers {sorted(set(outputs) - set(TAPS))}: expected {TAPS}")
+    model.eval()
+    n = len(source.images)
+    rows = max(1, min(n, chunk_rows))
+    block = rows * -(-min(batch_size, n) // rows) if n else 1  # whole chunk rows, whole batches
+    base = {**attrs, "arch": model.arch, "input_size": model.input_size,
+            "classes": source.classes}
+    shapes = _tap_shapes(model, pixel_mean, layers, device)
+    with contextlib.ExitStack() as stack:
+        tmps = {name: stack.enter_context(atomic_path(outputs[name])) for name in layers}
+        # No chunk cache: each chunk is compressed and written by the writer thread as it
+        # arrives, not all at once when the files close.
+        files = {name: stack.enter_context(h5py.File(tmps[name], "w", rdcc_nbytes=0))
+                 for name in layers}
+        for name in layers:
+            shape = (n,) + shapes[name]
+            _create_file(files[name], shape, dtype,
+                         chunk_shape(shape, np.dtype(dtype).itemsize, rows, chunk_bytes),
+                         compression, shuffle, source, {**base, "layer": name})
+        datasets = {name: files[name]["features"] for name in layers}
+
+        def write(a, taps):
+            for name in layers:
+                values = torch.cat([t[name] for t in taps]) if len(taps) > 1 else taps[0][name]
+                datasets[name][a:a + len(values)] = _to_file_dtype(name, values, dtype)
+            if progress is not None:
+                progress(len(values))
+
+        # One block in flight: HDF5's filters and writes release the GIL, so compressing
+        # block k fills the cores the forward pass of block k+1 leaves idle.
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending = None
+            for a in range(0, n, block):
+                taps = [forward_taps(model, batch, pixel_mean, layers, device)
+                        for batch in input_batches(source.images, batch_size, model.input_size,
+                                                   a, min(a + block, n))]
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(write, a, taps)
+            if pending is not None:
+                pending.result()
+        # Leaving the stack closes every file before any is renamed (last in, first out).
+
+
+def _tap_shapes(model, pixel_mean, layers, device):
+    """Per-sample tap shapes, from one blank image."""
+    blank = torch.zeros(1, 3, model.input_size, model.input_size, dtype=torch.uint8)
+    taps = forward_taps(model, blank, pixel_mean, layers, device)
+    return {name: tuple(t.shape[1:]) for name, t in taps.items()}
+
+
+def read_layer(path):
+    """One feature file in memory: (features, labels, index, attrs); for tests and small data.
+    Analyses should stream `h5py.File(path)["features"]` in blocks instead."""
+    with h5py.File(path, "r") as f:
+        index = [s.decode() for s in f["index"][:]]
+        return f["features"][:], f["labels"][:], index, dict(f.attrs)

@@ -1,0 +1,101 @@
+# Activation dumps (SPEC §8): one forward pass per (network, dataset) writes all seven layers.
+
+# layerwise.models.TAPS, spelled out here because the Snakefile imports no torch.
+FEATURE_LAYERS = ["pool1", "pool2", "conv3", "conv4", "pool5", "fc6", "fc7"]
+FEATURE_NETWORKS = list(NETWORKS) + [f"pre-{i}" for i in [0] + SNAPSHOTS]
+# Defaults until the config schema has a `features` section (dtype: float16 | float32).
+FEATURES = {
+    "dtype": "float16",
+    "batch_size": 128,
+    "compression": "lzf",
+    **config.get("features", {}),
+}
+
+
+wildcard_constraints:
+    network="|".join(map(re.escape, FEATURE_NETWORKS)),
+    dataset="voc07_(trainval|test)_(images|gtboxes)|sun_(train|val|test)",
+
+
+def feature_network(name):
+    """A feature network's config entry: a named network, or pre-N for pretraining snapshot N."""
+    if name in NETWORKS:
+        return NETWORKS[name]
+    return {"snapshot": int(name[len("pre-") :])}
+
+
+def feature_checkpoint(wildcards):
+    """The weights a feature dump runs: fine-tuned networks their own, the others a snapshot."""
+    spec = feature_network(wildcards.network)
+    if "finetune" in spec:
+        return f"results/models/{wildcards.network}.pt"
+    return snapshot_path(spec["snapshot"])
+
+
+def feature_inputs(wildcards):
+    """The dump's checkpoint and images (SPEC §8 datasets)."""
+    inputs = {"checkpoint": feature_checkpoint(wildcards)}
+    kind, _, rest = wildcards.dataset.partition("_")
+    if kind == "sun":
+        inputs["images"] = f"results/data/sun_{rest}_images.h5"
+        inputs["split"] = "results/data/sun_split.csv"
+    elif rest.endswith("_gtboxes"):
+        inputs["patches"] = f"results/data/{wildcards.dataset}.h5"
+    else:
+        split = rest[: -len("_images")]
+        inputs["images"] = f"results/data/voc07_{split}_images.h5"
+        inputs["labels"] = f"results/data/voc07_{split}_labels.csv"
+    return inputs
+
+
+rule pack_voc_images:
+    input:
+        dataset_input,
+        labels="results/data/voc07_{split}_labels.csv",
+    output:
+        "results/data/voc07_{split}_images.h5",
+    params:
+        voc_root=ROOTS["voc"],
+        size=config["model"]["input_size"],
+        code=code("data/images.py", "data/voc.py"),
+    log:
+        "results/logs/data/voc07_{split}_images.log",
+    benchmark:
+        "results/benchmarks/data/voc07_{split}_images.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/layerwise.yaml"
+    script:
+        "../workflow_scripts/pack_voc_images.py"
+
+
+rule dump_features:
+    input:
+        unpack(feature_inputs),
+    output:
+        expand(
+            "results/features/{{network}}/{{dataset}}/{layer}.h5",
+            layer=FEATURE_LAYERS,
+        ),
+    params:
+        network=lambda wc: feature_network(wc.network),
+        model=config["model"],
+        pixel_mean=config["data"]["pixel_mean"],
+        features=FEATURES,
+        device=config["device"],
+        code=code("features.py", "models.py"),
+    log:
+        "results/logs/features/{network}/{dataset}.log",
+    benchmark:
+        "results/benchmarks/features/{network}/{dataset}.tsv"
+    threads: config["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=120,
+        gpu=gpus_per_job(),
+    conda:
+        "../envs/layerwise.yaml"
+    script:
+        "../workflow_scripts/dump_features.py"
