@@ -13,6 +13,9 @@ rule pretrain_init:
         seed=config["seed"],
         pixel_mean=config["data"]["pixel_mean"],
         device=config["device"],
+        # Results depend on the thread count (CPU reductions split by thread), so it comes from
+        # the config, not from how many cores the scheduler grants.
+        torch_threads=config["threads"],
         code=code("models.py", "training.py"),
     log:
         "results/logs/pretrain/iter_0.log",
@@ -43,6 +46,9 @@ rule pretrain_segment:
         seed=config["seed"],
         pixel_mean=config["data"]["pixel_mean"],
         device=config["device"],
+        # Results depend on the thread count (CPU reductions split by thread), so it comes from
+        # the config, not from how many cores the scheduler grants.
+        torch_threads=config["threads"],
         code=code("models.py", "training.py"),
     log:
         "results/logs/pretrain/iter_{iter}.log",

@@ -4,10 +4,6 @@ The workflow files are copied into a temporary folder (the library is linked), s
 neither touches nor depends on results/ in the repository. About 30 s on the 2-core machine.
 """
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -18,28 +14,11 @@ import yaml
 from snakemake.utils import update_config
 
 from layerwise.data.voc import INDEX_COLUMNS, VOC_CLASSES
+from workflow import copy_workflow, snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 TARGETS = ["results/data/voc07_test_gtboxes.h5", "results/data/voc07_test_proposals.h5",
            "results/data/sun_split.csv", "results/data/imagenet_index.csv"]
-
-
-def copy_workflow(dst):
-    for name in ("Snakefile", "config.yaml"):
-        shutil.copy(REPO / name, dst / name)
-    for name in ("rules", "workflow_scripts", "schemas", "configs", "envs"):
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, dst / name)
-    (dst / "layerwise").symlink_to(REPO / "layerwise")  # rules hash the library's source
-    return dst
-
-
-def snakemake(workdir, *args, timeout=300):
-    """Run Snakemake in `workdir`; targets go before --configfile, which takes several values."""
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=env,
-                          capture_output=True, text=True, timeout=timeout)
-    return proc.returncode, proc.stdout + proc.stderr
 
 
 @pytest.fixture(scope="module")

@@ -32,12 +32,15 @@ else:
 files = [f for f in snakemake.input if os.path.isfile(f)]
 partial = resumable_path(snakemake.output.model, *files, **dict(p.items()))
 resume = training.load_checkpoint(partial) if partial.exists() else None
+if resume is not None:
+    log.info("resuming from the state saved at iteration %d", resume["iteration"])
 checkpoint, rows = training.finetune(
     source, sampler, spec["iters"], train=spec["train"], lr=task["lr"], lr_step=task["lr_step"],
     head_lr_mult=task["head_lr_mult"], head_init_std=task["head_init_std"],
     num_classes=num_classes, mirror=task["mirror"], batch_size=task["batch_size"], seed=p.seed,
     pixel_mean=p.pixel_mean, device=resolve_device(p.device), **p.solver,
-    resume=resume, save_every=p.checkpoint_every, save_path=partial, threads=snakemake.threads, progress=True)
+    resume=resume, save_every=p.checkpoint_every, save_path=partial, threads=p.torch_threads,
+    progress=True)
 training.save_checkpoint(checkpoint, snakemake.output.model)
 partial.unlink(missing_ok=True)
 write_csv(pd.DataFrame(rows, columns=["iteration", "loss"]),
