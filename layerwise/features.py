@@ -40,6 +40,7 @@ DTYPES = ("float16", "float32")
 BATCH_SIZE = 128
 CHUNK_ROWS = 256
 CHUNK_BYTES = 1 << 20
+CHUNK_CHANNELS = 64
 COMPRESSION = "lzf"
 SHUFFLE = True  # byte shuffle: smaller float16 files, and lzf runs faster on them
 FLOAT16_MAX = float(np.finfo(np.float16).max)
@@ -117,16 +118,19 @@ def open_source(dataset, **paths):
 
 # --- file layout --------------------------------------------------------------------------------
 
-def chunk_shape(shape, itemsize, rows=CHUNK_ROWS, target_bytes=CHUNK_BYTES):
-    """HDF5 chunks for (N, C, H, W) features: `rows` samples by the largest power-of-two number
-    of whole channels that keeps a chunk within `target_bytes` (at least one channel)."""
+def chunk_shape(shape, itemsize, rows=CHUNK_ROWS, target_bytes=CHUNK_BYTES,
+                max_channels=CHUNK_CHANNELS):
+    """HDF5 chunks for (N, C, H, W) features: `rows` samples by all C channels when they fit in
+    `target_bytes` and `max_channels`, else by the largest power of two of channels that does
+    (at least one). The channel cap bounds what reading one channel decompresses (fc layers)."""
     n, c, h, w = shape
     rows = max(1, min(n, rows))
     per_channel = rows * h * w * itemsize
-    if c * per_channel <= target_bytes:
+    if c <= max_channels and c * per_channel <= target_bytes:
         return (rows, c, h, w)
     channels = 1
-    while channels * 2 <= c and channels * 2 * per_channel <= target_bytes:
+    while (channels * 2 <= min(c, max_channels)
+           and channels * 2 * per_channel <= target_bytes):
         channels *= 2
     return (rows, channels, h, w)
 
@@ -155,15 +159,13 @@ def _create_file(f, shape, dtype, chunks, compression, shuffle, source, attrs):
 
 # --- the forward pass ---------------------------------------------------------------------------
 
-def input_batches(images, batch_size, input_size, start=0, stop=None):
-    """uint8 (B, 3, input_size, input_size) batches of rows start..stop: centre crops when the
+def read_block(images, start, stop, input_size):
+    """uint8 (n, 3, input_size, input_size) tensor of rows start..stop: centre crops when the
     stored images are larger (Caffe's test-time crop), the images themselves otherwise."""
-    stop = len(images) if stop is None else stop
-    for a in range(start, stop, batch_size):
-        batch = torch.from_numpy(np.asarray(images[a:min(a + batch_size, stop)]))
-        if batch.shape[-1] != input_size or batch.shape[-2] != input_size:
-            batch = crop_batch(batch, input_size)
-        yield batch
+    block = torch.from_numpy(np.asarray(images[start:stop]))
+    if tuple(block.shape[-2:]) != (input_size, input_size):
+        block = crop_batch(block, input_size)
+    return block
 
 
 @torch.no_grad()
@@ -173,18 +175,35 @@ def forward_taps(model, batch, pixel_mean, layers=TAPS, device="cpu"):
     return {name: t.cpu() for name, t in taps.items()}
 
 
-def _to_file_dtype(name, tap, dtype):
-    if dtype == "float16":
-        peak = float(tap.abs().amax()) if tap.numel() else 0.0
-        if not peak <= FLOAT16_MAX:
-            raise ValueError(f"{name}: activation {peak:g} overflows float16; "
-                             "dump this network with dtype float32 (config features.dtype)")
-    return tap.to(getattr(torch, dtype)).numpy()
+def block_features(model, images, batch_size, pixel_mean, layers=TAPS, dtype="float16",
+                   device="cpu"):
+    """Taps of a block of uint8 images, `batch_size` at a time, in the file dtype:
+    {layer: numpy (n, C, H, W)}. float16 overflow is an error, never a silent inf."""
+    out = {}
+    for a in range(0, len(images), batch_size):
+        for name, tap in forward_taps(model, images[a:a + batch_size], pixel_mean, layers,
+                                      device).items():
+            if name not in out:
+                out[name] = torch.empty((len(images),) + tap.shape[1:],
+                                        dtype=getattr(torch, dtype))
+            if dtype == "float16":
+                _check_float16(name, tap)
+            out[name][a:a + len(tap)].copy_(tap)  # converts in the same pass as the copy
+    return {name: t.numpy() for name, t in out.items()}
+
+
+def _check_float16(name, tap):
+    # numpy's max is several times faster than torch's amax on these CPU blocks.
+    peak = float(np.abs(tap.numpy()).max()) if tap.numel() else 0.0
+    if not peak <= FLOAT16_MAX:
+        raise ValueError(f"{name}: activation {peak:g} overflows float16; "
+                         "dump this network with dtype float32 (config features.dtype)")
 
 
 def dump_features(model, source, outputs, attrs, *, pixel_mean, batch_size=BATCH_SIZE,
                   dtype="float16", compression=COMPRESSION, shuffle=SHUFFLE,
-                  chunk_rows=CHUNK_ROWS, chunk_bytes=CHUNK_BYTES, device="cpu", progress=None):
+                  chunk_rows=CHUNK_ROWS, chunk_bytes=CHUNK_BYTES, chunk_channels=CHUNK_CHANNELS,
+                  device="cpu", progress=None):
     """Write the activations of `source`'s images at every layer of `outputs` in ONE forward
     pass (SPEC §8; layers as thesis §1.1).
 
@@ -192,10 +211,11 @@ def dump_features(model, source, outputs, attrs, *, pixel_mean, batch_size=BATCH
     source: a `Source`. outputs: {layer: path}, a subset of `models.TAPS`. attrs: file
     attributes (network, dataset, snapshot, config_hash, ...); layer, arch, input_size and
     classes are added. compression: "lzf", "gzip" (level 1) or "none", with HDF5's byte
-    shuffle when `shuffle`. Samples go through the network `batch_size` at a time; each block
-    of whole chunk rows is written to every file by a writer thread while the network computes
-    the next block. Every file is written under a temporary name and renamed only when all are
-    complete. `progress(n)` is called with the number of samples done after each block.
+    shuffle when `shuffle`. The images go through the network in blocks of whole chunk rows,
+    `batch_size` at a time; an I/O thread reads the next block and compresses and writes the
+    previous one while the network runs. Every file is written under a temporary name and
+    renamed only when all are complete. `progress(n)` is called with the number of samples
+    written after each block.
     """
     if dtype not in DTYPES:
         raise ValueError(f"feature dtype {dtype!r}: expected one of {DTYPES}")
@@ -210,45 +230,57 @@ def dump_features(model, source, outputs, attrs, *, pixel_mean, batch_size=BATCH
     block = rows * -(-min(batch_size, n) // rows) if n else 1  # whole chunk rows, whole batches
     base = {**attrs, "arch": model.arch, "input_size": model.input_size,
             "classes": source.classes}
-    shapes = _tap_shapes(model, pixel_mean, layers, device)
     with contextlib.ExitStack() as stack:
         tmps = {name: stack.enter_context(atomic_path(outputs[name])) for name in layers}
-        # No chunk cache: each chunk is compressed and written by the writer thread as it
-        # arrives, not all at once when the files close.
+        # No chunk cache: each chunk is compressed and written as its block arrives, in the
+        # I/O thread, rather than all at once when the files close.
         files = {name: stack.enter_context(h5py.File(tmps[name], "w", rdcc_nbytes=0))
                  for name in layers}
-        for name in layers:
-            shape = (n,) + shapes[name]
-            _create_file(files[name], shape, dtype,
-                         chunk_shape(shape, np.dtype(dtype).itemsize, rows, chunk_bytes),
-                         compression, shuffle, source, {**base, "layer": name})
-        datasets = {name: files[name]["features"] for name in layers}
 
-        def write(a, taps):
+        def create(shapes):
             for name in layers:
-                values = torch.cat([t[name] for t in taps]) if len(taps) > 1 else taps[0][name]
-                datasets[name][a:a + len(values)] = _to_file_dtype(name, values, dtype)
-            if progress is not None:
-                progress(len(values))
+                shape = (n,) + shapes[name]
+                _create_file(files[name], shape, dtype,
+                             chunk_shape(shape, np.dtype(dtype).itemsize, rows, chunk_bytes,
+                                         chunk_channels),
+                             compression, shuffle, source, {**base, "layer": name})
 
-        # One block in flight: HDF5's filters and writes release the GIL, so compressing
-        # block k fills the cores the forward pass of block k+1 leaves idle.
-        with ThreadPoolExecutor(max_workers=1) as writer:
-            pending = None
+        def read(a):
+            return read_block(source.images, a, min(a + block, n), model.input_size)
+
+        def write(a, values):
+            if a == 0:
+                create({name: v.shape[1:] for name, v in values.items()})
+            for name in layers:
+                files[name]["features"][a:a + len(values[name])] = values[name]
+            if progress is not None:
+                progress(len(values[name]))
+
+        # HDF5 releases the GIL while it decompresses, compresses and writes, so the I/O
+        # thread (h5py's only user from here on) runs beside the forward pass. In flight at
+        # most: the next block's images and the previous block's values.
+        with ThreadPoolExecutor(max_workers=1) as io:
+            reading = io.submit(read, 0) if n else None
+            writing = None
             for a in range(0, n, block):
-                taps = [forward_taps(model, batch, pixel_mean, layers, device)
-                        for batch in input_batches(source.images, batch_size, model.input_size,
-                                                   a, min(a + block, n))]
-                if pending is not None:
-                    pending.result()
-                pending = writer.submit(write, a, taps)
-            if pending is not None:
-                pending.result()
+                images = reading.result()
+                if a + block < n:
+                    reading = io.submit(read, a + block)
+                values = block_features(model, images, batch_size, pixel_mean, layers, dtype,
+                                        device)
+                if writing is not None:
+                    writing.result()
+                writing = io.submit(write, a, values)
+            if writing is not None:
+                writing.result()
+        if n == 0:
+            create(_tap_shapes(model, pixel_mean, layers, device))
         # Leaving the stack closes every file before any is renamed (last in, first out).
 
 
 def _tap_shapes(model, pixel_mean, layers, device):
-    """Per-sample tap shapes, from one blank image."""
+    """Per-sample tap shapes, from one blank image (for empty datasets: a batch of one costs
+    a noticeable fraction of a small dump, so non-empty ones take the shapes from block 0)."""
     blank = torch.zeros(1, 3, model.input_size, model.input_size, dtype=torch.uint8)
     taps = forward_taps(model, blank, pixel_mean, layers, device)
     return {name: tuple(t.shape[1:]) for name, t in taps.items()}

@@ -81,7 +81,6 @@ rule dump_features:
         ),
     params:
         network=lambda wc: feature_network(wc.network),
-        model=config["model"],
         pixel_mean=config["data"]["pixel_mean"],
         features=FEATURES,
         device=config["device"],

@@ -132,8 +132,8 @@ def test_one_forward_pass_for_all_layers(model, patches, tmp_path):
     model.conv1.register_forward_hook(lambda mod, inp, out: calls.append(len(inp[0])))
     model.fc8.register_forward_hook(lambda mod, inp, out: calls.append("fc8"))
     dump(model, patches, tmp_path, batch_size=4, chunk_rows=8)
-    # One blank image for the shapes, then each sample exactly once; fc8 never runs.
-    assert calls == [1, 4, 4, 3]
+    # Each sample exactly once, in batches of 4; fc8 never runs.
+    assert calls == [4, 4, 3]
 
 
 def test_same_inputs_same_outputs(model, patches, tmp_path):
@@ -153,19 +153,21 @@ def test_eval_mode_without_dropout(model, patches, tmp_path):
                                   features.read_layer(b["fc7"])[0])
 
 
-def test_chunk_shape_brute_force():
-    for shape, itemsize, target in [((1000, 24, 16, 16), 2, 1 << 20), ((3, 96, 27, 27), 2, 1 << 20),
-                                    ((15000, 96, 27, 27), 2, 1 << 20), ((500, 4096, 1, 1), 2, 1 << 20),
-                                    ((500, 4096, 1, 1), 4, 1 << 12), ((10, 7, 5, 5), 4, 1)]:
-        rows, c, h, w = features.chunk_shape(shape, itemsize, 256, target)
-        assert rows == min(shape[0], 256) and (h, w) == shape[2:]
-        per_channel = rows * h * w * itemsize
-        fitting = [k for k in range(1, shape[1] + 1) if k * per_channel <= target]
-        if shape[1] in fitting:
-            assert c == shape[1]
-        else:  # the largest power of two that fits, and at least one channel
-            powers = [k for k in fitting if k & (k - 1) == 0]
-            assert c == (max(powers) if powers else 1)
+@pytest.mark.parametrize("shape, itemsize, target, cap", [
+    ((1000, 24, 16, 16), 2, 1 << 20, 64), ((3, 96, 27, 27), 2, 1 << 20, 64),
+    ((15000, 96, 27, 27), 2, 1 << 20, 64), ((15000, 256, 6, 6), 2, 1 << 20, 64),
+    ((500, 4096, 1, 1), 2, 1 << 20, 64), ((500, 4096, 1, 1), 4, 1 << 12, 64),
+    ((500, 48, 1, 1), 2, 1 << 20, 64), ((500, 96, 1, 1), 2, 1 << 20, 64),
+    ((10, 7, 5, 5), 4, 1, 64), ((0, 7, 5, 5), 4, 1 << 20, 4)])
+def test_chunk_shape_brute_force(shape, itemsize, target, cap):
+    rows, c, h, w = features.chunk_shape(shape, itemsize, 256, target, cap)
+    assert rows == max(1, min(shape[0], 256)) and (h, w) == shape[2:]
+    fits = [k for k in range(1, shape[1] + 1) if k * rows * h * w * itemsize <= target and k <= cap]
+    if shape[1] in fits:
+        assert c == shape[1]
+    else:  # the largest power of two that fits, and at least one channel
+        powers = [k for k in fits if k & (k - 1) == 0]
+        assert c == (max(powers) if powers else 1)
 
 
 def test_centre_crops_of_larger_stored_images(model, tmp_path):
