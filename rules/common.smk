@@ -2,6 +2,7 @@
 import re
 
 import layerwise.config as lwconfig
+from layerwise.tables import iteration_label
 
 lwconfig.validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 lwconfig.check_real_roots(config)
@@ -11,6 +12,8 @@ SPLITS = ["trainval", "test"]
 SNAPSHOTS = sorted(config["pretrain"]["snapshots"])
 NETWORKS = config["networks"]
 FINETUNED = [n for n, spec in NETWORKS.items() if "finetune" in spec]
+# Demo-world numbers are labelled as such wherever they meet the thesis' (SPEC §10).
+RUN_LABEL = "demo" if config["data"]["source"] == "demo" else "paper"
 
 
 wildcard_constraints:
@@ -93,5 +96,9 @@ def model_targets():
     )
 
 
+def table_targets():
+    return expand("results/tables/{table}.csv", table=["table4_1", "table5_1", "table2_4"])
+
+
 def all_targets():
-    return data_targets() + model_targets()
+    return data_targets() + model_targets() + table_targets()

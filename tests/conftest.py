@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The smallest world the generator accepts for VOC/SUN, with a handful of source classes. Seed 3
 # yields difficult objects, truncated objects and 0 labels in the test split (tests check that).
 TINY_DEMO = {
-    "seed": 3,
+    "seed": 5,
     "source_classes": 3,
     "source_train_per_class": 3,
     "source_val_per_class": 1,

@@ -177,7 +177,7 @@ def _place_objects(image, world: World, rng, names, min_r, max_r, y_range=(0.0, 
     drawn = []
     for obj_id, name in enumerate(names, start=1):
         radius = float(np.exp(rng.uniform(np.log(min_r), np.log(max_r)))) * min(h, w)
-        cx = float(rng.uniform(-0.05, 1.05)) * w
+        cx = float(rng.uniform(0.05, 0.95)) * w
         cy = float(rng.uniform(*y_range)) * h
         mirror = bool(rng.random() < 0.5)
         prims = _object_primitives(world.voc[name], cx, cy, radius, mirror, rng)
@@ -205,8 +205,12 @@ def _place_objects(image, world: World, rng, names, min_r, max_r, y_range=(0.0, 
     return objects
 
 
-def render_voc_image(world: World, rng: np.random.Generator, size: int, max_objects: int):
-    """One VOC-style image: 1..max_objects objects, some small, occluded or truncated."""
+def render_voc_image(world: World, rng: np.random.Generator, size: int, max_objects: int,
+                     required: str | None = None):
+    """One VOC-style image: 1..max_objects objects, some small, occluded or truncated.
+
+    A `required` class is drawn last, on top, so that it is never occluded.
+    """
     w = size
     h = int(round(size * rng.uniform(0.7, 1.0)))
     if rng.random() < 0.3:
@@ -216,8 +220,11 @@ def render_voc_image(world: World, rng: np.random.Generator, size: int, max_obje
     while True:
         n = int(rng.choice(np.arange(1, max_objects + 1), p=_count_probs(max_objects)))
         names = [VOC_CLASSES[i] for i in rng.choice(20, n, p=world.voc_weights)]
+        if required is not None:
+            names[-1] = required
         objects = _place_objects(image, world, rng, names, 0.08, 0.32)
-        if objects:
+        if objects and (required is None or (objects[-1]["name"] == required
+                                             and not objects[-1]["difficult"])):
             return image, objects
 
 
@@ -296,7 +303,12 @@ def _task(args):
             write_jpeg(root / "ILSVRC" / "val" / wnid / f"ILSVRC2012_val_{index + 1:08d}.JPEG", image)
         return None
     if kind == "voc":
-        image, objects = render_voc_image(world, rng, cfg["voc_size"], cfg["voc_max_objects"])
+        # The first 20 images of each split carry one object of each class, so that every
+        # class has positives in trainval and test even in the smallest worlds.
+        local = index if index < cfg["voc_trainval"] else index - cfg["voc_trainval"]
+        required = VOC_CLASSES[local] if local < len(VOC_CLASSES) else None
+        image, objects = render_voc_image(world, rng, cfg["voc_size"], cfg["voc_max_objects"],
+                                          required)
         image_id = f"{index + 1:06d}"
         voc = root / "VOCdevkit" / "VOC2007"
         write_jpeg(voc / "JPEGImages" / f"{image_id}.jpg", image)

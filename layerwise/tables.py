@@ -1,0 +1,55 @@
+"""The thesis' tables from per-experiment results, and their comparison with it (SPEC §9, §10).
+
+Tables keep the thesis' layout: the same row and column labels (taken from the transcribed
+reference, `reference/agrawal2014/`), numbers in percent, plus any rows or columns the project adds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from layerwise.reference import load_reference_table
+
+LAYERS = ("pool1", "pool2", "conv3", "conv4", "pool5", "fc6", "fc7")
+
+
+def layer_labels(reference: pd.DataFrame) -> dict[str, str]:
+    """Our layer names -> the thesis' row labels of a per-layer table (e.g. conv3 -> relu-3),
+    whose rows list the seven layers in network order."""
+    if len(reference) != len(LAYERS):
+        raise ValueError(f"expected {len(LAYERS)} layer rows, found {len(reference)}")
+    return dict(zip(LAYERS, reference.index))
+
+
+def iteration_label(iteration: int) -> str:
+    """Column label of a pretraining snapshot, as Table 4.1 prints them (5000 -> 5K)."""
+    return f"{iteration // 1000}K" if iteration >= 1000 and iteration % 1000 == 0 else str(iteration)
+
+
+def per_layer_table(values: dict[tuple[str, str], float], columns: list[str], name: str
+                    ) -> pd.DataFrame:
+    """A layers x columns table of `values[(layer, column)]` in the layout of thesis table `name`."""
+    reference = load_reference_table(name)
+    labels = layer_labels(reference)
+    rows = [[labels[layer]] + [values.get((layer, c), np.nan) for c in columns] for layer in LAYERS]
+    return pd.DataFrame(rows, columns=[reference.index.name or "layer", *columns])
+
+
+def compare(table: pd.DataFrame, name: str, run: str) -> pd.DataFrame:
+    """Long-format comparison with thesis table `name`: one row per reproduced cell, with the
+    thesis' value ("-" where it has none), ours and the difference. `run` labels the numbers
+    ("demo" for the demo world: never the thesis' numbers)."""
+    reference = load_reference_table(name)
+    ours = table.set_index(table.columns[0])
+    rows = []
+    for row in ours.index:
+        for column in ours.columns:
+            value = ours.at[row, column]
+            thesis = reference.at[row, column] if (row in reference.index
+                                                   and column in reference.columns) else np.nan
+            rows.append({"run": run, "row": row, "column": column,
+                         "thesis": "-" if pd.isna(thesis) else float(thesis),
+                         "reproduced": value,
+                         "delta": np.nan if pd.isna(thesis) or pd.isna(value) else value - thesis})
+    return pd.DataFrame(rows)

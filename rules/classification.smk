@@ -1,0 +1,84 @@
+# Classification analyses (thesis §1.2, §2.4, §4, §5): linear SVMs per class on one layer's
+# activations, then Tables 4.1 (snapshots), 5.1 (ablations) and 2.4 (gt boxes).
+
+ABLATIONS = ["unroll", "sp-shuffle", "sp-max", "sp-max-bin", "bin"]
+
+
+wildcard_constraints:
+    kind="images|gtboxes",
+    ablation="|".join(map(re.escape, ABLATIONS)),
+    layer="|".join(FEATURE_LAYERS),
+
+
+def classification_result(network, kind, layer, ablation="unroll"):
+    return f"results/analysis/classification/{network}/{kind}/{layer}/{ablation}.csv"
+
+
+def per_layer_inputs(cells):
+    """Inputs of a per-layer table, column by column: {column label: (network, kind, ablation)}."""
+    return [
+        classification_result(net, kind, layer, ablation)
+        for net, kind, ablation in cells.values()
+        for layer in FEATURE_LAYERS
+    ]
+
+
+TABLE_CELLS = {
+    "table4_1": {
+        iteration_label(i): (f"pre-{i}", "images", "unroll") for i in [0] + SNAPSHOTS
+    },
+    "table5_1": {a: ("alexnet", "images", a) for a in ABLATIONS},
+    "table2_4": {
+        "A-Net": ("alexnet", "gtboxes", "unroll"),
+        "FT": ("ft", "gtboxes", "unroll"),
+        "FC-FT": ("fcft", "gtboxes", "unroll"),
+    },
+}
+
+
+rule classify:
+    input:
+        train="results/features/{network}/voc07_trainval_{kind}/{layer}.h5",
+        test="results/features/{network}/voc07_test_{kind}/{layer}.h5",
+    output:
+        classification_result("{network}", "{kind}", "{layer}", "{ablation}"),
+    params:
+        svm=config["classification"],
+        seed=config["seed"],
+        code=code("analysis/classification.py", "analysis/ablations.py", "analysis/ap.py"),
+    log:
+        "results/logs/classification/{network}/{kind}/{layer}/{ablation}.log",
+    benchmark:
+        "results/benchmarks/classification/{network}/{kind}/{layer}/{ablation}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/layerwise.yaml"
+    script:
+        "../workflow_scripts/classify.py"
+
+
+rule per_layer_table:
+    input:
+        lambda wc: per_layer_inputs(TABLE_CELLS[wc.table]),
+    output:
+        table="results/tables/{table}.csv",
+        compare="results/tables/{table}.compare.csv",
+    params:
+        columns=lambda wc: list(TABLE_CELLS[wc.table]),
+        run=RUN_LABEL,
+        code=code("tables.py", "reference.py"),
+    wildcard_constraints:
+        table="|".join(TABLE_CELLS),
+    log:
+        "results/logs/tables/{table}.log",
+    benchmark:
+        "results/benchmarks/tables/{table}.tsv"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../envs/layerwise.yaml"
+    script:
+        "../workflow_scripts/per_layer_table.py"
