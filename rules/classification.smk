@@ -82,3 +82,29 @@ rule per_layer_table:
         "../envs/layerwise.yaml"
     script:
         "../workflow_scripts/per_layer_table.py"
+
+
+rule raw_pixel_baseline:
+    input:
+        train="results/data/voc07_trainval_images.h5",
+        test="results/data/voc07_test_images.h5",
+    output:
+        "results/tables/raw_pixels.csv",
+    params:
+        side=32,
+        # The gauge is the best linear SVM on pixels: C chosen on held-out training images.
+        C_sweep=[1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+        seed=config["seed"],
+        run=RUN_LABEL,
+        code=code("analysis/baseline.py", "analysis/classification.py", "analysis/ap.py"),
+    log:
+        "results/logs/classification/raw_pixels.log",
+    benchmark:
+        "results/benchmarks/classification/raw_pixels.tsv"
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    conda:
+        "../envs/layerwise.yaml"
+    script:
+        "../workflow_scripts/raw_pixel_baseline.py"

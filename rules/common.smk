@@ -97,7 +97,8 @@ def model_targets():
 
 
 def table_targets():
-    return expand("results/tables/{table}.csv", table=["table4_1", "table5_1", "table2_4"])
+    tables = ["table4_1", "table5_1", "table2_4", "raw_pixels"]
+    return expand("results/tables/{table}.csv", table=tables)
 
 
 def all_targets():
