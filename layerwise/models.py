@@ -133,8 +133,9 @@ def init_caffe(model, generator=None, match_fan_in=False):
     match_fan_in multiplies each std by sqrt(CaffeNet fan-in / this layer's fan-in), so that a
     narrower network has CaffeNet's per-layer gain at initialisation. Without it, the constant
     bias of 1 drowns the input signal of a width-0.25 network (its logits vary ~200x less
-    across images than CaffeNet's) and SGD sat at chance for 800 iterations where the matched
-    init reached 87% on a toy task.
+    across images than CaffeNet's): on the 100-class demo world (batch 128, lr 0.01) the loss
+    stayed at ln(100) for 600 iterations, while the matched init reached 32% validation top-1
+    at 600 and 57% at 1200.
     """
     for name in LAYERS:
         layer = getattr(model, name)

@@ -145,7 +145,9 @@ def crop_batch(images, size, generator=None):
 def mirror_batch(images, generator):
     """Flip each image left-right with probability 1/2."""
     flip = torch.rand(len(images), generator=generator) < 0.5
-    return torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
+    out = images.clone()
+    out[flip] = images[flip].flip(-1)
+    return out
 
 
 def classification_sampler(images, labels, input_size, crop=True):
