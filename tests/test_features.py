@@ -222,6 +222,36 @@ def test_failed_dump_leaves_no_file(model, patches, tmp_path):
     assert list(tmp_path.iterdir()) == [patches]  # no output, no temporary left behind
 
 
+KILLED_DUMP = """
+import sys, time
+sys.path.insert(0, {tests!r})
+import test_features as t
+from layerwise import training
+
+def stall(n):
+    print("block written", flush=True)
+    time.sleep(60)
+
+model = training.model_from_checkpoint(training.load_checkpoint({checkpoint!r}))
+t.dump(model, {patches!r}, t.Path({out!r}), batch_size=4, chunk_rows=4, progress=stall)
+"""
+
+
+def test_killed_dump_leaves_nothing_complete_looking(checkpoint, patches, tmp_path):
+    out = tmp_path / "out"
+    code = KILLED_DUMP.format(tests=str(Path(__file__).parent), checkpoint=str(checkpoint),
+                              patches=str(patches), out=str(out))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "block written\n"
+        proc.kill()  # SIGKILL: no handler, no cleanup runs
+    finally:
+        proc.wait(timeout=60)
+    left = sorted(p.name for p in out.iterdir())
+    assert left and all(name.startswith(".") and ".tmp" in name for name in left), left
+    assert not any((out / f"{name}.h5").exists() for name in TAPS)
+
+
 def test_float16_overflow_is_an_error(model, patches, tmp_path):
     with torch.no_grad():
         model.conv1.bias.fill_(1e5)
