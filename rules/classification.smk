@@ -7,22 +7,17 @@ ABLATIONS = ["unroll", "sp-shuffle", "sp-max", "sp-max-bin", "bin"]
 wildcard_constraints:
     kind="images|gtboxes",
     ablation="|".join(map(re.escape, ABLATIONS)),
-    layer="|".join(FEATURE_LAYERS),
 
 
-def classification_result(network, kind, layer, ablation="unroll"):
-    return f"results/analysis/classification/{network}/{kind}/{layer}/{ablation}.csv"
+def classification_result(network, kind, ablation="unroll"):
+    return f"results/analysis/classification/{network}/{kind}/{ablation}.csv"
 
 
-def per_layer_inputs(cells):
-    """Inputs of a per-layer table, column by column: {column label: (network, kind, ablation)}."""
-    return [
-        classification_result(net, kind, layer, ablation)
-        for net, kind, ablation in cells.values()
-        for layer in FEATURE_LAYERS
-    ]
+def layer_features(network, dataset):
+    return [f"results/features/{network}/{dataset}/{layer}.h5" for layer in FEATURE_LAYERS]
 
 
+# Per-layer tables, column by column: {column label: (network, kind, ablation)}.
 TABLE_CELLS = {
     "table4_1": {
         iteration_label(i): (f"pre-{i}", "images", "unroll") for i in [0] + SNAPSHOTS
@@ -38,18 +33,19 @@ TABLE_CELLS = {
 
 rule classify:
     input:
-        train="results/features/{network}/voc07_trainval_{kind}/{layer}.h5",
-        test="results/features/{network}/voc07_test_{kind}/{layer}.h5",
+        train=lambda wc: layer_features(wc.network, f"voc07_trainval_{wc.kind}"),
+        test=lambda wc: layer_features(wc.network, f"voc07_test_{wc.kind}"),
     output:
-        classification_result("{network}", "{kind}", "{layer}", "{ablation}"),
+        classification_result("{network}", "{kind}", "{ablation}"),
     params:
+        layers=FEATURE_LAYERS,
         svm=config["classification"],
         seed=config["seed"],
         code=code("analysis/classification.py", "analysis/ablations.py", "analysis/ap.py"),
     log:
-        "results/logs/classification/{network}/{kind}/{layer}/{ablation}.log",
+        "results/logs/classification/{network}/{kind}/{ablation}.log",
     benchmark:
-        "results/benchmarks/classification/{network}/{kind}/{layer}/{ablation}.tsv"
+        "results/benchmarks/classification/{network}/{kind}/{ablation}.tsv"
     resources:
         mem_mb=4000,
         runtime=60,
@@ -61,7 +57,7 @@ rule classify:
 
 rule per_layer_table:
     input:
-        lambda wc: per_layer_inputs(TABLE_CELLS[wc.table]),
+        lambda wc: [classification_result(*cell) for cell in TABLE_CELLS[wc.table].values()],
     output:
         table="results/tables/{table}.csv",
         compare="results/tables/{table}.compare.csv",
@@ -93,7 +89,7 @@ rule raw_pixel_baseline:
     params:
         side=32,
         # The gauge is the best linear SVM on pixels: C chosen on held-out training images.
-        C_sweep=[1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+        C_sweep=[1e-3, 1e-2, 1e-1, 1.0],
         seed=config["seed"],
         run=RUN_LABEL,
         code=code("analysis/baseline.py", "analysis/classification.py", "analysis/ap.py"),

@@ -27,6 +27,7 @@ rule finetune:
     benchmark:
         "results/benchmarks/finetune/{net}.tsv"
     threads: config["threads"]
+    priority: 5
     resources:
         mem_mb=4000,
         runtime=600,

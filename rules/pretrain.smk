@@ -22,6 +22,7 @@ rule pretrain_init:
     benchmark:
         "results/benchmarks/pretrain/iter_0.tsv"
     threads: config["threads"]
+    priority: 10  # the pretraining chain is the critical path: start it first
     resources:
         mem_mb=4000,
         runtime=10,
@@ -55,6 +56,7 @@ rule pretrain_segment:
     benchmark:
         "results/benchmarks/pretrain/iter_{iter}.tsv"
     threads: config["threads"]
+    priority: 10  # the pretraining chain is the critical path: start it first
     resources:
         mem_mb=4000,
         runtime=240,

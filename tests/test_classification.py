@@ -200,3 +200,19 @@ def test_fit_makes_no_float64_copy_beyond_the_design_matrix(monkeypatch):
     # the design itself plus small build steps; a second float64 copy inside
     # sklearn (or a whole-matrix temporary while building) would double it
     assert design_bytes < peak < 1.5 * design_bytes
+
+
+def test_target_norm_scales_training_features_and_scores_consistently():
+    """Scaling to a mean norm equals training on pre-scaled features and scoring them."""
+    from layerwise.analysis.classification import classification_ap, feature_scale
+
+    rng = np.random.default_rng(0)
+    Xtr = rng.random((60, 4, 2, 2)).astype(np.float32) * 50
+    Xte = rng.random((40, 4, 2, 2)).astype(np.float32) * 50
+    ytr, yte = rng.integers(0, 3, 60), rng.integers(0, 3, 40)
+    s = feature_scale(Xtr.reshape(60, -1), 20.0)
+    assert np.isclose(np.linalg.norm(Xtr.reshape(60, -1) * s, axis=1).mean(), 20.0)
+    scaled = classification_ap(Xtr, ytr, Xte, yte, C=0.01, n_classes=3, target_norm=20.0)
+    manual = classification_ap(Xtr * s, ytr, Xte * s, yte, C=0.01, n_classes=3)
+    np.testing.assert_allclose(scaled.ap, manual.ap, atol=1e-6)
+    assert feature_scale(np.zeros((3, 2), np.float32), 20.0) == 1.0

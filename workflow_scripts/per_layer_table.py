@@ -6,11 +6,12 @@ from layerwise.io import write_csv
 from layerwise.runtime import start_log
 
 log = start_log(snakemake.log[0])
-columns, name = snakemake.params.columns, snakemake.wildcards.table
-files = iter(snakemake.input)
-values = {(layer, column): pd.read_csv(next(files))["ap"].mean()
-          for column in columns for layer in tables.LAYERS}
-table = tables.per_layer_table(values, columns, name)
+name = snakemake.wildcards.table
+values = {}
+for column, path in zip(snakemake.params.columns, snakemake.input):
+    for layer, ap in pd.read_csv(path).groupby("layer")["ap"].mean().items():
+        values[(layer, column)] = ap
+table = tables.per_layer_table(values, snakemake.params.columns, name)
 write_csv(table.round(1), snakemake.output.table)
 write_csv(tables.compare(table, name, snakemake.params.run).round(2), snakemake.output.compare)
-log.info("%s: %d rows x %d columns", name, len(table), len(columns))
+log.info("%s: %d rows x %d columns", name, len(table), len(snakemake.params.columns))

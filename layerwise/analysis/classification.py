@@ -212,9 +212,15 @@ def select_C(X, Y, Cs, val_fraction=0.2, seed=0, classes=None):
     return max(scores, key=scores.get), scores
 
 
+def feature_scale(X, target_norm):
+    """The factor that brings the mean L2 norm of the rows of X to `target_norm` (1 if all zero)."""
+    mean_norm = float(np.linalg.norm(X, axis=1).mean()) if len(X) else 0.0
+    return target_norm / mean_norm if mean_norm > 0 else 1.0
+
+
 def classification_ap(train_features, train_labels, test_features, test_labels, C=None, *,
                       Cs=None, n_classes=None, classes=None, ablation=None, seed=0,
-                      val_fraction=0.2, memory_bytes=DEFAULT_MEMORY):
+                      val_fraction=0.2, memory_bytes=DEFAULT_MEMORY, target_norm=None):
     """Per-class AP and mAP (percent) of one-vs-rest linear SVMs (§1.2, §2.4, §4, §5).
 
     Labels: an (N, K) 1 / -1 / 0 matrix (images) or class indices with
@@ -222,19 +228,27 @@ def classification_ap(train_features, train_labels, test_features, test_labels, 
     :mod:`.ablations`) or a sample-wise callable on (n, C, H, W) float32
     blocks; applied to train and test alike, test samples numbered after
     train for sp-shuffle. With ``Cs`` the C is chosen by :func:`select_C`
-    (``C`` is then ignored); otherwise ``C`` is used.
+    (``C`` is then ignored); otherwise ``C`` is used. With ``target_norm`` the
+    features are scaled so that the mean L2 norm of the training vectors is
+    ``target_norm`` (R-CNN's rcnn_scale_features), which makes one C fit every
+    layer and keeps liblinear's convergence fast.
     """
     if Cs is None and C is None:
         raise ValueError("give C, or a list Cs to choose from")
     Y_train = label_matrix(train_labels, n_classes)
     Y_test = label_matrix(test_labels, n_classes)
     X = load_features(train_features, memory_bytes, ablation, seed)
+    scale = 1.0
+    if target_norm is not None:
+        scale = feature_scale(X, target_norm)
+        X *= scale
     validation = {}
     if Cs is not None:
         C, validation = select_C(X, Y_train, Cs, val_fraction, seed, classes)
     W, b = train_svms(X, Y_train, C, classes, seed)
     n_train = len(X)
     del X
-    scores = score_features(test_features, W, b, memory_bytes, ablation, seed, n_train)
+    # Scaling the test features by `scale` is scaling the weights by it: scores are linear.
+    scores = score_features(test_features, W * scale, b, memory_bytes, ablation, seed, n_train)
     ap = ap_per_class(scores, Y_test, classes)
     return ClassificationResult(ap, float(ap.mean()), C, validation)
