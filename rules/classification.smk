@@ -88,8 +88,7 @@ rule raw_pixel_baseline:
         "results/tables/raw_pixels.csv",
     params:
         side=32,
-        # The gauge is the best linear SVM on pixels: C chosen on held-out training images.
-        C_sweep=[1e-3, 1e-2, 1e-1, 1.0],
+        svm=config["classification"],  # the same protocol as every layer's features
         seed=config["seed"],
         run=RUN_LABEL,
         code=code("analysis/baseline.py", "analysis/classification.py", "analysis/ap.py"),

@@ -13,8 +13,9 @@ p = snakemake.params
 (train, y_train, _), (test, y_test, _) = map(read_images, (snakemake.input.train,
                                                            snakemake.input.test))
 result = classification_ap(downsampled_pixels(train, p.side), y_train,
-                           downsampled_pixels(test, p.side), y_test, Cs=p.C_sweep,
-                           classes=VOC_CLASSES, seed=p.seed)
+                           downsampled_pixels(test, p.side), y_test, C=p.svm["C"],
+                           Cs=p.svm["C_sweep"] or None, classes=VOC_CLASSES, seed=p.seed,
+                           target_norm=p.svm["feature_norm"])
 chance = [100 * (y_test[:, k] > 0).sum() / (y_test[:, k] != 0).sum() for k in range(20)]
 table = pd.DataFrame({"run": p.run, "class": [*VOC_CLASSES, "mAP"],
                       "ap": [*result.ap, result.mean_ap], "chance": [*chance, sum(chance) / 20]})
