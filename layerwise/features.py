@@ -12,10 +12,11 @@ and SUN scenes. Each (network, dataset, layer) is one file:
     attrs     network, layer, dataset, snapshot, arch, input_size, classes, config_hash,
               and whatever else the caller adds (the workflow adds width and iteration)
 
-Chunks hold CHUNK_ROWS samples by a power-of-two number of whole channels, about CHUNK_BYTES
-each, so that both access patterns of the analyses touch few, whole chunks: a block of samples
-over all channels (classification, §1.2, §2.4) and all samples of a block of channels
-(entropy, §2.2). Rows are written a whole chunk-row at a time, so no chunk is compressed twice.
+Chunks hold CHUNK_ROWS samples by whole channels (all of them, or a power of two), at most
+CHUNK_BYTES and CHUNK_CHANNELS, so that both access patterns of the analyses touch few chunks
+and decompress little they do not use: a block of samples over all channels (classification,
+§1.2, §2.4) and all samples of a block of channels (entropy, §2.2; one channel of fc7 decompresses
+at most 64). Blocks of whole chunk rows are written at once, so no chunk is compressed twice.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ BATCH_SIZE = 128
 CHUNK_ROWS = 256
 CHUNK_BYTES = 1 << 20
 CHUNK_CHANNELS = 64
+COMPRESSIONS = {"lzf": {"compression": "lzf"},
+                "gzip": {"compression": "gzip", "compression_opts": 1},
+                "none": {}}
 COMPRESSION = "lzf"
 SHUFFLE = True  # byte shuffle: smaller float16 files, and lzf runs faster on them
 FLOAT16_MAX = float(np.finfo(np.float16).max)
@@ -139,10 +143,6 @@ def config_hash(params) -> str:
     """A 16-hex-digit hash of the parameters that produced a file (SPEC §8, §13)."""
     text = json.dumps(params, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-COMPRESSIONS = {"lzf": {"compression": "lzf"}, "gzip": {"compression": "gzip",
-                                                         "compression_opts": 1}, "none": {}}
 
 
 def _create_file(f, shape, dtype, chunks, compression, shuffle, source, attrs):
