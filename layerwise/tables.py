@@ -36,19 +36,23 @@ def per_layer_table(values: dict[tuple[str, str], float], columns: list[str], na
     return pd.DataFrame(rows, columns=[reference.index.name or "layer", *columns])
 
 
-def compare(table: pd.DataFrame, name: str, run: str) -> pd.DataFrame:
+def compare(table: pd.DataFrame, name: str, run: str, column_map: dict | None = None
+            ) -> pd.DataFrame:
     """Long-format comparison with thesis table `name`: one row per reproduced cell, with the
     thesis' value ("-" where it has none), ours and the difference. `run` labels the numbers
-    ("demo" for the demo world: never the thesis' numbers)."""
+    ("demo" for the demo world: never the thesis' numbers). `column_map` pairs our columns with
+    differently named thesis columns (the demo's last snapshot with the thesis' 310K)."""
     reference = load_reference_table(name)
     ours = table.set_index(table.columns[0])
+    column_map = column_map or {}
     rows = []
     for row in ours.index:
         for column in ours.columns:
             value = ours.at[row, column]
-            thesis = reference.at[row, column] if (row in reference.index
-                                                   and column in reference.columns) else np.nan
-            rows.append({"run": run, "row": row, "column": column,
+            theirs = column_map.get(column, column)
+            thesis = reference.at[row, theirs] if (row in reference.index
+                                                   and theirs in reference.columns) else np.nan
+            rows.append({"run": run, "row": row, "column": column, "thesis_column": theirs,
                          "thesis": "-" if pd.isna(thesis) else float(thesis),
                          "reproduced": value,
                          "delta": np.nan if pd.isna(thesis) or pd.isna(value) else value - thesis})

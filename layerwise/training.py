@@ -19,6 +19,7 @@ They are written atomically and read with torch.load(weights_only=True): nothing
 Inputs are uint8 RGB tensors; `models.preprocess` subtracts the pixel mean (Caffe's convention).
 """
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -184,18 +185,32 @@ def _sgd(model, lr, momentum, weight_decay, head_lr_mult=1.0):
     return torch.optim.SGD(groups, lr=lr, momentum=momentum)
 
 
+def cuda_speedups(model, device, amp, channels_last):
+    """bf16 autocast and channels-last memory on CUDA when the config asks (SPEC §13, issue 3);
+    on the CPU both stay off, so CPU runs keep their bit-for-bit determinism.
+    Returns (autocast context factory, memory format for inputs)."""
+    on_cuda = torch.device(device).type == "cuda"
+    fmt = torch.channels_last if channels_last and on_cuda else torch.contiguous_format
+    model.to(memory_format=fmt)
+    if amp and on_cuda:
+        return (lambda: torch.autocast("cuda", dtype=torch.bfloat16)), fmt
+    return contextlib.nullcontext, fmt
+
+
 def _train(model, optimizer, scheduler, sampler, start, stop, *, batch_size, seed, mirror,
-           pixel_mean, log_every, window, device, progress):
+           pixel_mean, log_every, window, device, progress, amp=False, channels_last=False):
     """SGD steps start..stop-1; log rows hold the mean loss of each `log_every` interval."""
     model.train()
+    autocast, fmt = cuda_speedups(model, device, amp, channels_last)
     rows, (loss_sum, count) = [], window
     for it in tqdm(range(start, stop), disable=not progress, mininterval=10, desc="sgd"):
         images, labels = sampler(it, batch_size, seed)
         if mirror:
             images = mirror_batch(images, _generator(seed, it, MIRROR))
         torch.manual_seed(iteration_seed(seed, it, DROPOUT))  # dropout draws from the global RNG
-        x = preprocess(images.to(device), pixel_mean)
-        loss = F.cross_entropy(model(x), labels.to(device))
+        x = preprocess(images.to(device), pixel_mean).contiguous(memory_format=fmt)
+        with autocast():
+            loss = F.cross_entropy(model(x), labels.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -211,7 +226,7 @@ def _train(model, optimizer, scheduler, sampler, start, stop, *, batch_size, see
 
 def pretrain_segment(checkpoint, images, labels, start, stop, *, cfg, seed, pixel_mean,
                      device="cpu", model_cfg=None, num_classes=None, threads=None,
-                     progress=False):
+                     progress=False, amp=False, channels_last=False):
     """Continue ImageNet-style pretraining from iteration `start` to `stop` (thesis §1.1, SPEC §6).
 
     checkpoint: the state at `start`, or None to begin from `init_checkpoint(**model_cfg,
@@ -235,7 +250,8 @@ def pretrain_segment(checkpoint, images, labels, start, stop, *, cfg, seed, pixe
     rows, window = _train(model, optimizer, scheduler, sampler, start, stop,
                           batch_size=cfg["batch_size"], seed=seed, mirror=cfg["mirror"],
                           pixel_mean=pixel_mean, log_every=cfg["log_every"],
-                          window=checkpoint["loss_window"], device=device, progress=progress)
+                          window=checkpoint["loss_window"], device=device, progress=progress,
+                          amp=amp, channels_last=channels_last)
     return _checkpoint(checkpoint, model, optimizer, scheduler, stop, window, seed=seed), rows
 
 
@@ -337,7 +353,7 @@ def start_finetune(source, num_classes, head_init_std, seed):
 def finetune(source, sampler, iters, *, train, lr, lr_step, head_lr_mult, head_init_std,
              num_classes, mirror, batch_size, seed, pixel_mean, device="cpu", momentum=0.9,
              weight_decay=5e-4, log_every=50, resume=None, stop=None, save_every=0,
-             save_path=None, threads=None, progress=False):
+             save_path=None, threads=None, progress=False, amp=False, channels_last=False):
     """Fine-tune a pretrained checkpoint for `iters` SGD iterations (thesis §1.2, SPEC §7).
 
     source: a pretraining checkpoint (dict or path); its fc8 is replaced by a `num_classes` head
@@ -368,7 +384,8 @@ def finetune(source, sampler, iters, *, train, lr, lr_step, head_lr_mult, head_i
         new_rows, window = _train(model, optimizer, scheduler, sampler, chunk_start, chunk_stop,
                                   batch_size=batch_size, seed=seed, mirror=mirror,
                                   pixel_mean=pixel_mean, log_every=log_every, window=window,
-                                  device=device, progress=progress)
+                                  device=device, progress=progress, amp=amp,
+                                  channels_last=channels_last)
         rows += new_rows
         checkpoint = _checkpoint(checkpoint, model, optimizer, scheduler, chunk_stop, window,
                                  train=train)

@@ -63,6 +63,10 @@ rule per_layer_table:
         compare="results/tables/{table}.compare.csv",
     params:
         columns=lambda wc: list(TABLE_CELLS[wc.table]),
+        # Table 4.1: the last demo snapshot stands beside the thesis' final network (310K).
+        column_map=lambda wc: (
+            {iteration_label(SNAPSHOTS[-1]): "310K"} if wc.table == "table4_1" else {}
+        ),
         run=RUN_LABEL,
         code=code("tables.py", "reference.py"),
     wildcard_constraints:

@@ -18,6 +18,7 @@ rule finetune:
         include_difficult=config["data"]["include_difficult"],
         seed=config["seed"],
         device=config["device"],
+        cuda=config["cuda"],
         # Results depend on the thread count (CPU reductions split by thread), so it comes from
         # the config, not from how many cores the scheduler grants.
         torch_threads=config["threads"],

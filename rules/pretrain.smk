@@ -47,6 +47,7 @@ rule pretrain_segment:
         seed=config["seed"],
         pixel_mean=config["data"]["pixel_mean"],
         device=config["device"],
+        cuda=config["cuda"],
         # Results depend on the thread count (CPU reductions split by thread), so it comes from
         # the config, not from how many cores the scheduler grants.
         torch_threads=config["threads"],

@@ -70,3 +70,25 @@ def sun_copy(tiny_world, tmp_path):
     dst = tmp_path / "SUN397"
     shutil.copytree(tiny_world / "SUN397", dst)
     return dst
+
+
+# One end-to-end run of the workflow on configs/smoke.yaml, shared by the test_workflow_*
+# modules: the data stage, pretraining, the fine-tuned networks and the classification tables.
+SMOKE_TARGETS = [
+    "results/data/voc07_test_gtboxes.h5", "results/data/voc07_test_proposals.h5",
+    "results/data/sun_split.csv", "results/data/imagenet_index.csv",
+    "results/models/ft.pt", "results/models/fcft.pt", "results/models/ft-50-50.pt",
+    "results/models/ft-sun.pt", "results/logs/pretrain_curve.csv",
+    "results/tables/table4_1.csv", "results/tables/table5_1.csv", "results/tables/table2_4.csv",
+]
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """The workflow folder after a complete smoke run (treat as read-only: copy to modify)."""
+    from workflow import copy_workflow, snakemake
+
+    workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
+    code, out = snakemake(workdir, "-j2", *SMOKE_TARGETS, "--configfile", "configs/smoke.yaml")
+    assert code == 0, out[-4000:]
+    return workdir

@@ -367,3 +367,15 @@ def test_finetune_with_detection_batches(pretrained):
                         batch_size=8, seed=0, pixel_mean=MEAN, threads=1)
     model = model_from_checkpoint(tuned)
     assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 21)
+
+
+def test_cuda_speedups_stay_off_on_the_cpu():
+    """AMP and channels-last are CUDA-only switches: on the CPU nothing changes (determinism)."""
+    import contextlib
+
+    from layerwise.training import cuda_speedups
+
+    model = torch.nn.Conv2d(3, 4, 3)
+    autocast, fmt = cuda_speedups(model, "cpu", amp=True, channels_last=True)
+    assert autocast is contextlib.nullcontext and fmt == torch.contiguous_format
+    assert model.weight.is_contiguous()

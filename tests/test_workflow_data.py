@@ -22,10 +22,8 @@ TARGETS = ["results/data/voc07_test_gtboxes.h5", "results/data/voc07_test_propos
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    code, out = snakemake(workdir, "-j2", *TARGETS, "--configfile", "configs/smoke.yaml")
-    assert code == 0, out[-4000:]
+def smoke(smoke_run):
+    workdir = smoke_run
     config = yaml.safe_load((workdir / "config.yaml").read_text())
     update_config(config, yaml.safe_load((workdir / "configs" / "smoke.yaml").read_text()))
     return workdir, config

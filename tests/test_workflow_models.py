@@ -3,6 +3,7 @@
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -12,7 +13,7 @@ import torch
 
 from layerwise.models import LAYERS
 from layerwise.training import load_checkpoint
-from workflow import copy_workflow, snakemake, snakemake_command
+from workflow import snakemake, snakemake_command
 
 NETS = ["ft", "fcft", "ft-50-50", "ft-sun"]
 SMOKE = ("--configfile", "configs/smoke.yaml")
@@ -20,11 +21,15 @@ CONV = [n for n in LAYERS if n.startswith("conv")]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = copy_workflow(tmp_path_factory.mktemp("models"))
-    targets = [f"results/models/{n}.pt" for n in NETS] + ["results/logs/pretrain_curve.csv"]
-    code, out = snakemake(workdir, "-j2", *targets, *SMOKE)
-    assert code == 0, out[-4000:]
+def run(smoke_run):
+    return smoke_run
+
+
+@pytest.fixture
+def scratch(smoke_run, tmp_path):
+    """A private copy of the finished smoke run, for tests that kill and re-run jobs."""
+    workdir = tmp_path / "run"
+    shutil.copytree(smoke_run, workdir, symlinks=True)
     return workdir
 
 
@@ -81,7 +86,8 @@ def kill_when(workdir, args, ready, timeout=300):
     assert code == 0, out[-2000:]
 
 
-def test_killed_finetuning_resumes_to_the_same_weights(run):
+def test_killed_finetuning_resumes_to_the_same_weights(scratch):
+    run = scratch
     # Longer fine-tuning with frequent saves, so the kill lands between two saved states.
     (run / "kill.yaml").write_text(
         "finetune: {checkpoint_every: 5}\n"
@@ -103,7 +109,8 @@ def test_killed_finetuning_resumes_to_the_same_weights(run):
     assert all(torch.equal(resumed[k], fresh[k]) for k in fresh)
 
 
-def test_killed_pretraining_segment_is_redone_to_the_same_weights(run):
+def test_killed_pretraining_segment_is_redone_to_the_same_weights(scratch):
+    run = scratch
     target = "results/models/pretrain/iter_20.pt"
     before = weights(run / target)
     log = run / "results/logs/pretrain/iter_20.log"

@@ -40,7 +40,7 @@ checkpoint, rows = training.finetune(
     num_classes=num_classes, mirror=task["mirror"], batch_size=task["batch_size"], seed=p.seed,
     pixel_mean=p.pixel_mean, device=resolve_device(p.device), **p.solver,
     resume=resume, save_every=p.checkpoint_every, save_path=partial, threads=p.torch_threads,
-    progress=True)
+    progress=True, **p.cuda)
 training.save_checkpoint(checkpoint, snakemake.output.model)
 partial.unlink(missing_ok=True)
 write_csv(pd.DataFrame(rows, columns=["iteration", "loss"]),

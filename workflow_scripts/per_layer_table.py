@@ -13,5 +13,6 @@ for column, path in zip(snakemake.params.columns, snakemake.input):
         values[(layer, column)] = ap
 table = tables.per_layer_table(values, snakemake.params.columns, name)
 write_csv(table.round(1), snakemake.output.table)
-write_csv(tables.compare(table, name, snakemake.params.run).round(2), snakemake.output.compare)
+write_csv(tables.compare(table, name, snakemake.params.run, snakemake.params.column_map)
+          .round(2), snakemake.output.compare)
 log.info("%s: %d rows x %d columns", name, len(table), len(snakemake.params.columns))

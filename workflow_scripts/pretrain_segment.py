@@ -15,7 +15,7 @@ images, labels, _ = read_images(snakemake.input.train)
 checkpoint, rows = training.pretrain_segment(
     training.load_checkpoint(snakemake.input.previous), torch.from_numpy(images), labels,
     p.start, stop, cfg=p.pretrain, seed=p.seed, pixel_mean=p.pixel_mean, device=device,
-    threads=p.torch_threads, progress=True)
+    threads=p.torch_threads, progress=True, **p.cuda)
 val_images, val_labels, _ = read_images(snakemake.input.val)
 top1 = training.evaluate_top1(training.model_from_checkpoint(checkpoint, device),
                               torch.from_numpy(val_images), val_labels, 256, p.pixel_mean, device)
