@@ -3,13 +3,7 @@
 # layerwise.models.TAPS, spelled out here because the Snakefile imports no torch.
 FEATURE_LAYERS = ["pool1", "pool2", "conv3", "conv4", "pool5", "fc6", "fc7"]
 FEATURE_NETWORKS = list(NETWORKS) + [f"pre-{i}" for i in [0] + SNAPSHOTS]
-# Defaults until the config schema has a `features` section (dtype: float16 | float32).
-FEATURES = {
-    "dtype": "float16",
-    "batch_size": 128,
-    "compression": "lzf",
-    **config.get("features", {}),
-}
+FEATURES = config["features"]
 
 
 wildcard_constraints:
