@@ -52,7 +52,8 @@ def test_table_mean_is_the_mean_of_the_class_aps(smoke_run):
 
 
 def test_table4_1_compares_the_last_snapshot_with_the_thesis_final_network(smoke_run):
-    compare = pd.read_csv(smoke_run / "results/tables/table4_1.compare.csv", dtype={"column": str})
+    compare = pd.read_csv(smoke_run / "results/tables/table4_1.compare.csv",
+                          dtype={"column": str})
     known = compare[compare["thesis"] != "-"]
     assert set(known["column"]) == {"40"} and set(known["thesis_column"]) == {"310K"}
     assert len(known) == 7
