@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from layerwise.detection.evaluate import DETECTION_COLUMNS, detect, voc07_detection_ap, voc07_detection_pr
+from brute_force import iou_voc as _iou
 
 GT_BOX = (1, 1, 10, 10)
 
@@ -190,14 +191,6 @@ def greedy_nms(boxes, scores, thresh):
         if all(_iou(boxes[i], boxes[j]) <= thresh for j in keep):
             keep.append(i)
     return keep
-
-
-def _iou(p, q):
-    iw = min(p[2], q[2]) - max(p[0], q[0]) + 1
-    ih = min(p[3], q[3]) - max(p[1], q[1]) + 1
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    return iw * ih / ((p[2] - p[0] + 1) * (p[3] - p[1] + 1) + (q[2] - q[0] + 1) * (q[3] - q[1] + 1) - iw * ih)
 
 
 def test_detect_matches_top_k_then_greedy_nms():

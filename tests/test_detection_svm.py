@@ -7,6 +7,7 @@ from scipy.optimize import minimize
 from layerwise.detection.svm import (class_overlaps, feature_scale, hard_negative_mining,
                                      image_feature_reader, sample_image_features, score_features,
                                      svm_objective, train_svm)
+from brute_force import iou_voc as _iou
 
 
 # ---------------------------------------------------------------- feature scaling
@@ -234,14 +235,6 @@ def test_mining_negatives_respect_iou_with_every_gt_of_the_class():
             gts = boxes[gtc == k]
             ious = [_iou(boxes[r], g) for g in gts]
             assert ((0, r) in keys) == (max(ious, default=0.0) < 0.3)
-
-
-def _iou(p, q):
-    iw = min(p[2], q[2]) - max(p[0], q[0]) + 1
-    ih = min(p[3], q[3]) - max(p[1], q[1]) + 1
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    return iw * ih / ((p[2] - p[0] + 1) * (p[3] - p[1] + 1) + (q[2] - q[0] + 1) * (q[3] - q[1] + 1) - iw * ih)
 
 
 def test_class_without_positives_is_left_untrained():
