@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from layerwise.models import LAYERS, build_model, preprocess
+from layerwise.models import LAYERS, preprocess
 from layerwise.training import (batch_indices, build_windows, classification_sampler,
                                 crop_batch, detection_sampler, evaluate_top1, finetune,
                                 init_checkpoint, label_windows, load_checkpoint, mirror_batch,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from layerwise.data import BadInput, bad_input
 from layerwise.data.images import load_image
