@@ -21,8 +21,6 @@ Inputs are uint8 RGB tensors; `models.preprocess` subtracts the pixel mean (Caff
 
 import contextlib
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,6 +28,7 @@ import torch.nn.functional as F
 from torchvision.ops import box_iou
 from tqdm import tqdm
 
+from layerwise.io import atomic_path
 from layerwise.models import build_model, param_groups, preprocess, replace_head, set_trainable
 
 # Independent random streams per iteration (see the module docstring).
@@ -40,19 +39,11 @@ GAMMA = 0.1  # Caffe's "step" and "multistep" learning-rate policies divide by 1
 # --- checkpoints -------------------------------------------------------------------------------
 
 def save_checkpoint(checkpoint, path):
-    """Write `checkpoint` to `path` atomically: a temporary file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write `checkpoint` to `path` atomically (`layerwise.io.atomic_path`), synced to disk."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(checkpoint, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def load_checkpoint(path, device="cpu"):

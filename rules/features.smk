@@ -78,6 +78,7 @@ rule dump_features:
         pixel_mean=config["data"]["pixel_mean"],
         features=FEATURES,
         device=config["device"],
+        torch_threads=config["threads"],  # activations' last bits depend on the thread count
         code=code("features.py", "models.py"),
     log:
         "results/logs/features/{network}/{dataset}.log",

@@ -4,7 +4,7 @@ from layerwise.runtime import progress, resolve_device, start_log
 
 log = start_log(snakemake.log[0])
 p, wc = snakemake.params, snakemake.wildcards
-training.set_determinism(snakemake.threads)
+training.set_determinism(snakemake.params.torch_threads)
 device = resolve_device(p.device)
 checkpoint = training.load_checkpoint(snakemake.input.checkpoint)
 model = training.model_from_checkpoint(checkpoint, device)

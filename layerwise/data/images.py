@@ -20,11 +20,6 @@ def load_image(path, key: str) -> np.ndarray:
         raise bad_input(path, f"unreadable image ({e})", key) from None
 
 
-def stored_size(input_size: int) -> int:
-    """Side of the stored square images crops are taken from: Caffe's 256 for 227 crops."""
-    return int(round(input_size * 256 / 227))
-
-
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     """Warp to size x size ignoring the aspect ratio, as Caffe's ImageNet conversion does."""
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
