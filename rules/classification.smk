@@ -9,14 +9,6 @@ wildcard_constraints:
     ablation="|".join(map(re.escape, ABLATIONS)),
 
 
-def classification_result(network, kind, ablation="unroll"):
-    return f"results/analysis/classification/{network}/{kind}/{ablation}.csv"
-
-
-def layer_features(network, dataset):
-    return [f"results/features/{network}/{dataset}/{layer}.h5" for layer in FEATURE_LAYERS]
-
-
 # Per-layer tables, column by column: {column label: (network, kind, ablation)}.
 TABLE_CELLS = {
     "table4_1": {

@@ -30,7 +30,7 @@ def stored_size(wildcards=None):
 
 
 def code(*modules):
-    """Hash of the library modules a rule runs (SPEC §13): editing them re-runs the rule."""
+    """Hash of the library modules a job executes (SPEC §13): editing them re-runs its jobs."""
     return lwconfig.code_hash(*modules)
 
 
@@ -86,6 +86,47 @@ def finetune_inputs(wildcards):
     else:
         inputs["train"] = "results/data/sun_train_images.h5"
     return inputs
+
+
+# Inputs of the activation dumps (features.smk) and the classification analyses
+# (classification.smk): functions live here, rule files hold rules (`snakemake --lint`).
+def feature_network(name):
+    """A feature network's config entry: a named network, or pre-N for pretraining snapshot N."""
+    if name in NETWORKS:
+        return NETWORKS[name]
+    return {"snapshot": int(name[len("pre-") :])}
+
+
+def feature_checkpoint(wildcards):
+    """The weights a feature dump runs: fine-tuned networks their own, the others a snapshot."""
+    spec = feature_network(wildcards.network)
+    if "finetune" in spec:
+        return f"results/models/{wildcards.network}.pt"
+    return snapshot_path(spec["snapshot"])
+
+
+def feature_inputs(wildcards):
+    """The dump's checkpoint and images (SPEC §8 datasets)."""
+    inputs = {"checkpoint": feature_checkpoint(wildcards)}
+    kind, _, rest = wildcards.dataset.partition("_")
+    if kind == "sun":
+        inputs["images"] = f"results/data/sun_{rest}_images.h5"
+        inputs["split"] = "results/data/sun_split.csv"
+    elif rest.endswith("_gtboxes"):
+        inputs["patches"] = f"results/data/{wildcards.dataset}.h5"
+    else:
+        split = rest[: -len("_images")]
+        inputs["images"] = f"results/data/voc07_{split}_images.h5"
+        inputs["labels"] = f"results/data/voc07_{split}_labels.csv"
+    return inputs
+
+
+def classification_result(network, kind, ablation="unroll"):
+    return f"results/analysis/classification/{network}/{kind}/{ablation}.csv"
+
+
+def layer_features(network, dataset):
+    return [f"results/features/{network}/{dataset}/{layer}.h5" for layer in FEATURE_LAYERS]
 
 
 def model_targets():

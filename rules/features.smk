@@ -11,37 +11,6 @@ wildcard_constraints:
     dataset="voc07_(trainval|test)_(images|gtboxes)|sun_(train|val|test)",
 
 
-def feature_network(name):
-    """A feature network's config entry: a named network, or pre-N for pretraining snapshot N."""
-    if name in NETWORKS:
-        return NETWORKS[name]
-    return {"snapshot": int(name[len("pre-") :])}
-
-
-def feature_checkpoint(wildcards):
-    """The weights a feature dump runs: fine-tuned networks their own, the others a snapshot."""
-    spec = feature_network(wildcards.network)
-    if "finetune" in spec:
-        return f"results/models/{wildcards.network}.pt"
-    return snapshot_path(spec["snapshot"])
-
-
-def feature_inputs(wildcards):
-    """The dump's checkpoint and images (SPEC §8 datasets)."""
-    inputs = {"checkpoint": feature_checkpoint(wildcards)}
-    kind, _, rest = wildcards.dataset.partition("_")
-    if kind == "sun":
-        inputs["images"] = f"results/data/sun_{rest}_images.h5"
-        inputs["split"] = "results/data/sun_split.csv"
-    elif rest.endswith("_gtboxes"):
-        inputs["patches"] = f"results/data/{wildcards.dataset}.h5"
-    else:
-        split = rest[: -len("_images")]
-        inputs["images"] = f"results/data/voc07_{split}_images.h5"
-        inputs["labels"] = f"results/data/voc07_{split}_labels.csv"
-    return inputs
-
-
 rule pack_voc_images:
     input:
         dataset_input,
