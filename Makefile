@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 # The main job. Until the detection stage lands, table2_3 has no rule: run everything that exists.
 TARGET ?=
 
-.PHONY: setup run test
+.PHONY: setup run test lint
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,3 +20,8 @@ run: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+
+# SPEC §13: `snakemake --lint` clean, rules formatted by snakefmt (settings in pyproject.toml).
+lint: setup
+	$(VENV)/bin/snakemake --lint
+	$(VENV)/bin/snakefmt --check Snakefile rules
