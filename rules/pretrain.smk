@@ -43,7 +43,8 @@ rule pretrain_segment:
         curve="results/logs/pretrain/segment_{iter}.csv",
     params:
         start=lambda wc: previous_iteration(int(wc.iter)),
-        pretrain=config["pretrain"],
+        # The snapshot list only says which segments exist: adding one re-runs no other segment.
+        pretrain={k: v for k, v in config["pretrain"].items() if k != "snapshots"},
         seed=config["seed"],
         pixel_mean=config["data"]["pixel_mean"],
         device=config["device"],
