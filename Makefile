@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 # The main job. Until the detection stage lands, table2_3 has no rule: run everything that exists.
 TARGET ?=
 
-.PHONY: setup run test lint
+.PHONY: setup run test lint bench drill
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,3 +25,11 @@ test: setup
 lint: setup
 	$(VENV)/bin/snakemake --lint
 	$(VENV)/bin/snakefmt --check Snakefile rules
+
+# SPEC §14: every performance figure, measured in /tmp/layerwise-bench, written to BENCHMARKS.md.
+bench: setup
+	$(PY) benchmarks/run.py
+
+# SPEC §15: kill -9 and resume, bad inputs, unsafe checkpoints, odd paths; prints a table.
+drill: setup
+	$(PY) drill/run.py --out drill/RESULTS.md

@@ -1,6 +1,7 @@
 """Training benchmarks of the networks issue (SPEC §14), run on the demo world's real files.
 
     .venv/bin/python benchmarks/training.py [--results results] [--iters 20] [--reps 3]
+                                            [--json FILE]
 
 1. pretraining throughput through the real data pipeline (uint8 pack -> seeded order -> random
    crop -> mirror -> mean subtraction -> SGD step) divided by bare SGD steps on in-memory float
@@ -10,6 +11,7 @@ Ratios are measured side by side, alternating, with the median of several repeti
 """
 
 import argparse
+import json
 import statistics
 import time
 
@@ -51,8 +53,9 @@ def pipeline_vs_bare(results, iters, batch, reps):
         training.pretrain_segment(ckpt, images, labels, 0, iters, cfg=cfg, seed=0,
                                   pixel_mean=MEAN, threads=torch.get_num_threads())
 
-    ratios = [timed(bare) / timed(pipeline) for _ in range(reps)]
-    return statistics.median(ratios), batch * iters / timed(pipeline)
+    pairs = [(timed(bare), timed(pipeline)) for _ in range(reps)]
+    ratio = statistics.median(b / p for b, p in pairs)
+    return ratio, batch * iters / statistics.median(p for _, p in pairs)
 
 
 def fcft_vs_ft(results, iters, batch, reps):
@@ -70,7 +73,9 @@ def fcft_vs_ft(results, iters, batch, reps):
             head_init_std=0.01, num_classes=21, mirror=True, batch_size=batch, seed=0,
             pixel_mean=MEAN, threads=torch.get_num_threads()))
 
-    return statistics.median(run("fc") / run("all") for _ in range(reps))
+    pairs = [(run("fc"), run("all")) for _ in range(reps)]
+    return (statistics.median(fc / ft for fc, ft in pairs),
+            statistics.median(fc for fc, _ in pairs), statistics.median(ft for _, ft in pairs))
 
 
 def main():
@@ -79,15 +84,22 @@ def main():
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", help="also write the figures to this file (benchmarks/run.py)")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     ratio, rate = pipeline_vs_bare(args.results, args.iters, args.batch, args.reps)
     print(f"pretraining pipeline / bare steps: {ratio:.2f} (budget >= 0.9); "
           f"{rate:.0f} img/s through the pipeline")
-    print(f"FC-FT / FT wall time: {fcft_vs_ft(args.results, args.iters, args.batch, args.reps):.2f}"
-          f" (budget <= 0.5)")
+    fcft_ratio, fcft, ft = fcft_vs_ft(args.results, args.iters, args.batch, args.reps)
+    print(f"FC-FT / FT wall time: {fcft_ratio:.2f} (budget <= 0.5); FC-FT {fcft:.2f} s, "
+          f"FT {ft:.2f} s")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch}, "
           f"{args.iters} iterations, median of {args.reps}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"train_ratio": ratio, "train_rate": rate, "fcft_ratio": fcft_ratio,
+                       "fcft_s": fcft, "ft_s": ft}, f)
 
 
 if __name__ == "__main__":

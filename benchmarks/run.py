@@ -1,0 +1,347 @@
+"""Every performance figure of SPEC §14 in one run, written to BENCHMARKS.md (`make bench`).
+
+    .venv/bin/python benchmarks/run.py [--configfile configs/smoke.yaml] [--reps 5]
+                                       [--scratch /tmp/layerwise-bench] [--out BENCHMARKS.md]
+
+Runs in copies of the workflow under `--scratch`, never in the user's results/:
+1. `table2_3` from scratch (the headline command, `snakemake -j4`), in <scratch>/table2_3;
+2. on that run's files: dump / bare forward and training pipeline / bare steps and FC-FT / FT
+   (benchmarks/features.py, benchmarks/training.py: ratios side by side, median of --reps);
+3. entropy at VOC2007 scale (benchmarks/entropy.py: time and peak RSS);
+4. `all` from scratch (`snakemake -j2`, SPEC §14), in <scratch>/all;
+5. the no-op run there (--reps runs, median);
+6. the peak RSS of every job, from the `benchmark:` files of both runs.
+BENCHMARKS.md is rewritten after every step, so an interrupted run keeps what it measured.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from workflow import copy_workflow  # noqa: E402
+
+GIB = 1024**3
+
+
+@dataclass
+class Row:
+    figure: str
+    value: str = "pending"
+    budget: str = ""
+    verdict: str = "pending"
+    command: str = ""
+
+
+def verdict(ok):
+    return "within" if ok else "**OVER**"
+
+
+def run_timed(cmd, cwd, log):
+    """Run `cmd`, output to `log`; (exit code, wall seconds, peak RSS of the process tree's
+    largest waited process in bytes)."""
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    start = time.perf_counter()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, time.perf_counter() - start, usage.ru_maxrss * 1024
+
+
+def load():
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def minutes(seconds):
+    return f"{seconds / 60:.1f} min ({seconds:.0f} s)"
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.scratch = Path(args.scratch)
+        self.config = ("--configfile", *args.configfile) if args.configfile else ()
+        self.config_text = " ".join(self.config)
+        cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+        self.threads = cfg["threads"]
+        self.machine = (f"{os.cpu_count()} cores, torch {torch.__version__.split('+')[0]}, "
+                        f"{self.threads} threads")
+        self.rows = {}
+        self.notes = []
+        self.jobs = []
+        self.started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        self.load_start = load()
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+
+    def row(self, key, **fields):
+        self.rows.setdefault(key, Row(figure=fields.pop("figure", key)))
+        for name, value in fields.items():
+            setattr(self.rows[key], name, value)
+        self.write()
+
+    def snakemake(self, *args):
+        return [sys.executable, "-m", "snakemake", *args, *self.config]
+
+    def shown(self, workdir, *args):
+        """The command as a user types it (Snakemake targets before --configfile)."""
+        return f"`cd {workdir} && .venv/bin/snakemake {' '.join(args)} {self.config_text}`" \
+            .replace("  ", " ").replace(" `", "`")
+
+    def fresh_workdir(self, name):
+        workdir = self.scratch / name
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        workdir.mkdir(parents=True)
+        copy_workflow(workdir)
+        (workdir / ".venv").symlink_to(REPO / ".venv")  # so the shown commands run as written
+        return workdir
+
+    # --- the workflow runs ---------------------------------------------------------------------
+
+    def from_scratch(self, key, figure, workdir, args, budget_s):
+        self.row(key, figure=figure, budget=f"<= {budget_s / 60:.0f} min",
+                 command=self.shown(workdir, *args), value="running")
+        before = load()
+        code, wall, _ = run_timed(self.snakemake(*args), workdir, workdir / "bench.log")
+        if code != 0:
+            tail = (workdir / "bench.log").read_text()[-1500:]
+            self.row(key, value=f"FAILED (exit {code}) after {minutes(wall)}", verdict="failed")
+            self.notes.append(f"{figure} failed; the end of its output:\n\n```\n{tail}\n```")
+            return False
+        self.row(key, value=f"{minutes(wall)}; load before: {before}",
+                 verdict=verdict(wall <= budget_s))
+        return True
+
+    def table2_3(self):
+        workdir = self.fresh_workdir("table2_3")
+        if not (workdir / "rules/detection.smk").exists():
+            self.row("table2_3", figure="`table2_3` from scratch", value="no table2_3 rule yet",
+                     verdict="missing")
+            return workdir
+        self.from_scratch("table2_3", "`table2_3` from scratch", workdir,
+                          ("-j4", "results/tables/table2_3.csv"), 600)
+        return workdir
+
+    def everything(self):
+        workdir = self.fresh_workdir("all")
+        done = self.from_scratch("all", "`all` from scratch", workdir, ("-j2",), 900)
+        if done:
+            self.noop(workdir)
+        return workdir
+
+    def noop(self, workdir):
+        times = []
+        for _ in range(self.args.reps):
+            code, wall, _ = run_timed(self.snakemake("-j2"), workdir, workdir / "noop.log")
+            said = "Nothing to be done" in (workdir / "noop.log").read_text()
+            times.append(wall if code == 0 and said else float("inf"))
+        median = statistics.median(times)
+        nothing = all(t < float("inf") for t in times)
+        self.row("noop", figure="no-op run (`all`, everything up to date)",
+                 value=(f"{median:.2f} s (median of {len(times)}: "
+                        f"{', '.join(f'{t:.2f}' for t in times)})" if nothing
+                        else "a run found work to do: " + ", ".join(map(str, times))),
+                 budget="<= 3 s", verdict=verdict(nothing and median <= 3),
+                 command=self.shown(workdir, "-j2"))
+
+    # --- the micro-benchmarks ------------------------------------------------------------------
+
+    def prerequisites(self, workdir):
+        """The files the micro-benchmarks read (built here if the headline run did not)."""
+        targets = ["results/data/imagenet_train_images.h5", "results/models/pretrain/iter_0.pt",
+                   "results/data/voc07_trainval_proposals.h5",
+                   "results/data/voc07_trainval_index.csv", "results/data/voc07_test_gtboxes.h5"]
+        code, _, _ = run_timed(self.snakemake("-j2", *targets), workdir,
+                               workdir / "prerequisites.log")
+        return code == 0
+
+    def python(self, workdir, key, script, *args):
+        """Run a benchmark script in `workdir`; (exit code, its json figures, wall s, peak RSS)."""
+        out = workdir / f"{key}.json"
+        cmd = [sys.executable, str(REPO / "benchmarks" / script), *args, "--json", str(out)]
+        code, wall, rss = run_timed(cmd, workdir, workdir / f"{key}.log")
+        figures = json.loads(out.read_text()) if code == 0 and out.exists() else None
+        shown = f"`cd {workdir} && .venv/bin/python {REPO}/benchmarks/{script} {' '.join(args)}`"
+        return figures, shown, rss
+
+    def micro(self, workdir):
+        reps = str(self.args.reps)
+        if not self.prerequisites(workdir):
+            for key in ("dump", "train", "fcft"):
+                self.row(key, value="not measured: its input files could not be built",
+                         verdict="failed")
+            return
+        config = workdir / "config.yaml"
+        self.row("dump", figure="dump throughput / bare forward", budget=">= 0.9",
+                 value="running")
+        figures, shown, _ = self.python(workdir, "dump", "features.py", "--results", "results",
+                                        "--config", str(config), "--reps", reps,
+                                        "--threads", str(self.threads))
+        if figures:
+            self.row("dump", value=f"{figures['dump_ratio']:.2f} ({figures['dump_rate']:.0f} "
+                     f"samples/s dumped, {figures['samples']} test gt boxes, median of {reps})",
+                     verdict=verdict(figures["dump_ratio"] >= 0.9), command=shown)
+        else:
+            self.row("dump", value="failed (see dump.log)", verdict="failed", command=shown)
+        self.row("train", figure="train throughput / bare step", budget=">= 0.9",
+                 value="running")
+        self.row("fcft", figure="FC-FT / FT wall time (same iterations)", budget="<= 0.5")
+        figures, shown, _ = self.python(workdir, "training", "training.py", "--results",
+                                        "results", "--reps", reps,
+                                        "--threads", str(self.threads))
+        if figures:
+            self.row("train", value=f"{figures['train_ratio']:.2f} "
+                     f"({figures['train_rate']:.0f} img/s through the pipeline, median of {reps})",
+                     verdict=verdict(figures["train_ratio"] >= 0.9), command=shown)
+            self.row("fcft", value=f"{figures['fcft_ratio']:.2f} (FC-FT {figures['fcft_s']:.1f} s,"
+                     f" FT {figures['ft_s']:.1f} s for 20 iterations, median of {reps})",
+                     verdict=verdict(figures["fcft_ratio"] <= 0.5), command=shown)
+        else:
+            for key in ("train", "fcft"):
+                self.row(key, value="failed (see training.log)", verdict="failed", command=shown)
+        self.row("cached", figure="FC-FT with a cached conv trunk", budget="-",
+                 value="no such variant: FC-FT runs the frozen conv layers forward every "
+                 "iteration (without gradients)", verdict="n/a")
+
+    def entropy(self):
+        script = REPO / "benchmarks/entropy.py"
+        key = "entropy"
+        self.row(key, figure="entropy, one layer at VOC2007 scale (15,000 x 96 x 27 x 27 from "
+                 "HDF5)", budget="<= 2 min, <= 2 GiB")
+        if not script.exists():
+            self.row(key, value="benchmarks/entropy.py does not exist yet", verdict="missing")
+            return
+        workdir = self.scratch / "entropy"
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.row(key, value="running")
+        cmd = [sys.executable, str(script)]
+        code, wall, rss = run_timed(cmd, workdir, workdir / "entropy.log")
+        printed = (workdir / "entropy.log").read_text().strip()
+        shown = f"`cd {workdir} && .venv/bin/python {script}`"
+        if code != 0:
+            self.row(key, value=f"failed (exit {code})", verdict="failed", command=shown)
+            self.notes.append(f"benchmarks/entropy.py failed:\n\n```\n{printed[-1500:]}\n```")
+            return
+        seconds = self.entropy_seconds(printed)
+        ok = seconds is not None and seconds <= 120 and rss <= 2 * GIB
+        self.row(key, value=(f"{seconds:.0f} s" if seconds is not None else "see below")
+                 + f", peak RSS {rss / GIB:.2f} GiB (whole process)",
+                 verdict=verdict(ok) if seconds is not None else "see below", command=shown)
+        self.notes.append("benchmarks/entropy.py printed:\n\n```\n" + printed[-2000:] + "\n```")
+
+    @staticmethod
+    def entropy_seconds(printed):
+        """The entropy time benchmarks/entropy.py reports: its first 'N s' figure on a line
+        that names the three methods or the layer, else its first 'N s' figure."""
+        times = re.findall(r"(\d+(?:\.\d+)?)\s*s\b", printed)
+        return float(times[0]) if times else None
+
+    # --- peak memory ---------------------------------------------------------------------------
+
+    def job_memory(self, *workdirs):
+        """Every job's wall time and peak RSS, from the `benchmark:` files."""
+        rows = []
+        for workdir in workdirs:
+            folder = workdir / "results/benchmarks"
+            for tsv in sorted(folder.rglob("*.tsv")):
+                record = pd.read_csv(tsv, sep="\t").iloc[0]
+                rss = pd.to_numeric(record["max_rss"], errors="coerce")
+                rows.append({"run": workdir.name, "job": str(tsv.relative_to(folder))[:-4],
+                             "s": float(record["s"]), "max_rss_mib": rss})
+        self.jobs = rows
+        if not rows:
+            self.row("rss", figure="peak RSS of any job", value="no benchmark files",
+                     verdict="failed")
+            return
+        top = max(rows, key=lambda r: -1 if pd.isna(r["max_rss_mib"]) else r["max_rss_mib"])
+        self.row("rss", figure="peak RSS of any job (`benchmark:` files)",
+                 value=f"{top['max_rss_mib']:.0f} MiB ({top['job']}, {top['run']} run; "
+                 f"{len(rows)} jobs, all listed below)", budget="<= 4 GiB",
+                 verdict=verdict(top["max_rss_mib"] <= 4096),
+                 command="`max_rss` column of results/benchmarks/**/*.tsv in the runs above")
+
+    # --- the report ----------------------------------------------------------------------------
+
+    def write(self):
+        cpu = platform.processor() or platform.machine()
+        try:
+            cpu = next(line.split(":", 1)[1].strip() for line in
+                       Path("/proc/cpuinfo").read_text().splitlines()
+                       if line.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+        lines = [
+            "# Benchmarks (SPEC §14)",
+            "",
+            f"Written by `make bench` (`.venv/bin/python benchmarks/run.py"
+            f"{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}`), started {self.started}. "
+            f"Config: `config.yaml`{' + ' + ' '.join(self.args.configfile) if self.config else ''}"
+            f" (the demo world: demo numbers, not the thesis'). Runs happen in copies of the "
+            f"workflow under `{self.scratch}`, never in `results/`.",
+            "",
+            f"Machine: {cpu}, {os.cpu_count()} cores, no GPU, torch {torch.__version__}, "
+            f"{self.threads} torch threads per job (config `threads`). The machine is shared: "
+            f"load average (1, 5, 15 min) {self.load_start} at the start, {load()} at the last "
+            f"update; loads above 2 slow every figure below, ratios least.",
+            "",
+            "| figure | measured | budget | verdict | machine | command |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in self.rows.values():
+            lines.append(f"| {r.figure} | {r.value} | {r.budget} | {r.verdict} | {self.machine} "
+                         f"| {r.command} |")
+        for note in self.notes:
+            lines += ["", note]
+        if self.jobs:
+            lines += ["", "## Every job: wall time and peak RSS (`benchmark:` files)", "",
+                      "| run | job | wall s | peak RSS MiB |", "|---|---|---|---|"]
+            for job in sorted(self.jobs, key=lambda j: (j["run"], -j["s"])):
+                lines.append(f"| {job['run']} | {job['job']} | {job['s']:.1f} | "
+                             f"{job['max_rss_mib']:.0f} |")
+        Path(self.args.out).write_text("\n".join(lines) + "\n")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--configfile", nargs="*", default=[],
+                        help="overlays (relative to the repo), e.g. configs/smoke.yaml")
+    parser.add_argument("--scratch", default="/tmp/layerwise-bench")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
+    parser.add_argument("--skip", nargs="*", default=[], choices=["table2_3", "micro", "entropy",
+                                                                  "all"],
+                        help="leave these steps out (for debugging; the file says so)")
+    args = parser.parse_args()
+    bench = Bench(args)
+    workdir = None
+    if "table2_3" not in args.skip:
+        workdir = bench.table2_3()
+    if "micro" not in args.skip:
+        bench.micro(workdir or bench.fresh_workdir("table2_3"))
+    if "entropy" not in args.skip:
+        bench.entropy()
+    runs = [workdir] if workdir else []
+    if "all" not in args.skip:
+        runs.append(bench.everything())
+    bench.job_memory(*runs)
+    print(Path(args.out).read_text())
+
+
+if __name__ == "__main__":
+    main()
