@@ -1,4 +1,5 @@
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from layerwise.figures import ALEXNET_COLOUR, FT_COLOUR, save_figure, set_style
@@ -32,3 +33,19 @@ def test_save_figure_is_byte_stable(tmp_path):
 def test_save_figure_rejects_other_suffix(tmp_path):
     with pytest.raises(ValueError, match="must end in .png"):
         save_figure(_figure(), tmp_path / "f.svg")
+
+
+def test_filter_grid_tiles_filters_stretched_on_their_own():
+    from layerwise.figures import filter_grid
+
+    w = np.zeros((3, 3, 2, 2))
+    w[0] = np.arange(12).reshape(3, 2, 2)  # 0..11 -> (v - 0) / 11
+    w[1] = 5.0  # constant: mid grey, not a division by zero
+    w[2, 0, 0, 0] = -2.0  # min -2, max 0
+    grid = filter_grid(w)
+    assert grid.shape == (2 * 3 + 1, 2 * 3 + 1, 3)  # 2 x 2 tiles of 2 px, 1 px gaps
+    np.testing.assert_allclose(grid[1:3, 1:3], np.arange(12).reshape(3, 2, 2).transpose(1, 2, 0) / 11)
+    np.testing.assert_allclose(grid[1:3, 4:6], 0.5)
+    np.testing.assert_allclose(grid[4:6, 1:3, 0], [[0, 1], [1, 1]])
+    np.testing.assert_allclose(grid[4:6, 4:6], 1.0)  # the empty fourth tile stays white
+    assert (grid[0] == 1).all() and (grid[:, 3] == 1).all()

@@ -7,12 +7,14 @@ import numpy as np
 import pytest
 
 from layerwise.analysis.selectivity import (
+    METHODS,
     class_histograms,
     entropy_bits,
     filter_entropies,
     mcaue,
     mcaue_at,
     percent_decrease,
+    table2_1_row,
     threshold_buckets,
 )
 
@@ -165,3 +167,26 @@ def test_bad_labels_are_rejected():
         filter_entropies(x, np.array([0, 3]), 3)
     with pytest.raises(ValueError):
         filter_entropies(x, np.array([0]), 3)
+
+
+def test_table2_1_row_is_eq_2_1_per_method_and_fraction():
+    a = {"label": np.array([3.0, 1.0, 2.0, 6.0]), "weighted": np.array([2.0, 2.0, 2.0, 2.0]),
+         "spmax": np.array([1.0, 1.0, 1.0, 1.0])}
+    ft = {"label": np.array([0.5, 1.0, 1.0, 1.5]), "weighted": np.array([1.0, 2.0, 3.0, 4.0]),
+          "spmax": np.array([1.0, 1.0, 1.0, 1.0])}
+    row = table2_1_row(a, ft)
+    assert list(row) == [f"{m} {f}" for m in METHODS.values() for f in ("0.1", "0.25", "0.5", "1.0")]
+    # label: MCAuE alexnet 1, 1, 1.5, 3 and ft 0.5, 0.5, 0.75, 1 (1 and 2 of 4 filters, then all)
+    assert [row[f"Label-Entropy {f}"] for f in (0.1, 0.25, 0.5, 1.0)] == pytest.approx(
+        [50.0, 50.0, 50.0, 100 * 2 / 3])
+    # weighted: alexnet 2 throughout; ft 1, 1, 1.5, 2.5 -> an increase is negative
+    assert [row[f"Weighted-Label-Entropy {f}"] for f in (0.1, 0.25, 0.5, 1.0)] == pytest.approx(
+        [50.0, 50.0, 25.0, -25.0])
+    assert all(row[f"spMax-Label-Entropy {f}"] == 0.0 for f in (0.1, 0.25, 0.5, 1.0))
+
+
+def test_table2_1_columns_are_the_thesis_columns():
+    from layerwise.reference import load_reference_table
+
+    ones = {k: np.ones(3) for k in METHODS}
+    assert list(table2_1_row(ones, ones)) == load_reference_table("table2_1").columns.tolist()

@@ -6,13 +6,19 @@ from sklearn.svm import LinearSVC
 
 from layerwise.analysis.ap import average_precision
 from layerwise.analysis.units import (
+    best_unit_pr_curves,
+    filter_subsets,
     filters_needed,
+    filters_needed_table,
     greedy_subset_ap,
+    most_selective_curves,
     precision_curve,
     precision_curves,
     rank_filters_by_svm_weight,
+    scaled_top,
     selectivity,
     subset_sizes,
+    top_filters,
     topk_overlap,
     unit_ap,
     unit_aps,
@@ -150,3 +156,76 @@ def test_topk_overlap_matches_set_intersections():
         expected = [[len(set(a[:kk]) & set(b[:kk])) / kk for b in rankings] for a in rankings]
         np.testing.assert_allclose(topk_overlap(rankings, k), expected)
     assert np.allclose(np.diag(topk_overlap(rankings, 3)), 1.0)
+
+
+def test_top_filters_picks_the_largest_per_class_ties_by_index():
+    values = np.array([[0.1, 0.9], [0.5, 0.9], [0.5, 0.2], [0.3, 0.0]])  # (F=4, K=2)
+    np.testing.assert_array_equal(top_filters(values, 2), [[1, 2], [0, 1]])
+    assert top_filters(values, 10).shape == (2, 4)  # clipped to F
+
+
+def test_most_selective_curves_are_the_top_areas_and_their_loops():
+    x, labels = boxes(6, F=6)
+    filters, areas, n_above, prec = most_selective_curves(x, labels, K, n=2, T=T)
+    for c in range(K):
+        # brute force: area under each filter's precision loop, top 2 by area
+        loop_areas = [precision_loop(x[:, f], labels, c)[0].mean() for f in range(6)]
+        best = sorted(range(6), key=lambda f: (-loop_areas[f], f))[:2]
+        np.testing.assert_array_equal(filters[c], best)
+        for j, f in enumerate(best):
+            ref_prec, ref_n = precision_loop(x[:, f], labels, c)
+            assert areas[c, j] == pytest.approx(loop_areas[f], abs=1e-12)
+            np.testing.assert_allclose(prec[c, j], ref_prec, atol=1e-15)
+            np.testing.assert_array_equal(n_above[c, j], ref_n)
+    assert filters[0, 0] == 0  # the filter built to like class 0
+
+
+def test_best_unit_pr_curves_rank_by_partial_ap():
+    x, labels = boxes(7, F=6)
+    filters, aps, curves = best_unit_pr_curves(x, labels, K, n=3, max_recall=0.25)
+    for c in range(K):
+        ref = [ap_loop(list(x[:, f]), list(labels == c), 0.25) for f in range(6)]
+        best = sorted(range(6), key=lambda f: (-ref[f], f))[:3]
+        np.testing.assert_array_equal(filters[c], best)
+        np.testing.assert_allclose(aps[c], [ref[f] for f in best], atol=1e-9)
+        recall, precision = curves[c][0]
+        n_pos = (labels == c).sum()
+        ranked = labels[np.argsort(-x[:, best[0]], kind="stable")] == c
+        np.testing.assert_allclose(recall, np.cumsum(ranked) / n_pos)
+        np.testing.assert_allclose(precision, np.cumsum(ranked) / np.arange(1, len(ranked) + 1))
+
+
+def test_filter_subsets_scale_once_then_follow_greedy_subsets():
+    (xtr, ytr), (xte, yte) = boxes(8, F=6), boxes(9, F=6)
+    ks, aps, rankings, weights = filter_subsets((xtr, ytr), (xte, yte), K, [50, 2, 1], C=0.5,
+                                                target_norm=20)
+    assert ks == [1, 2, 6]
+    scale = np.float32(20 / np.linalg.norm(xtr, axis=1).mean())
+    for c in range(K):
+        ranking, w = rank_filters_by_svm_weight(scale * xtr, ytr, c, C=0.5)
+        np.testing.assert_array_equal(rankings[c], ranking)
+        np.testing.assert_allclose(weights[c], w)
+        expected = greedy_subset_ap((scale * xtr, ytr), (scale * xte, yte), c, ks, C=0.5)
+        np.testing.assert_allclose(aps[c], [expected[k] for k in ks])
+        # the ranking follows |w|
+        assert all(abs(w[a]) >= abs(w[b]) for a, b in zip(ranking, ranking[1:]))
+
+
+def test_filters_needed_table_layout_and_values():
+    ks = [1, 2, 5, 10]
+    subsets = {"AN": (ks, np.array([[20.0, 35, 50, 80], [79, 80, 80, 80]])),
+               "FT": (ks, np.array([[40.0, 72, 75, 80], [10, 20, 30, 40]]))}
+    table = filters_needed_table(subsets, ["aero", "bike"])
+    assert table.columns.tolist() == ["Net AP", "aero", "bike"]
+    assert table["Net AP"].tolist() == ["AN 50", "FT 50", "AN 90", "FT 90"]
+    # AN aero: full 80 -> 40 first reached at k=5, 72 at k=10; AN bike: 79 >= 72 at k=1;
+    # FT bike: full 40 -> 20 at k=2, 36 at k=10
+    np.testing.assert_array_equal(table[["aero", "bike"]].to_numpy(),
+                                  [[5, 1], [1, 2], [10, 1], [2, 10]])
+
+
+def test_scaled_top_keeps_the_thesis_fraction():
+    assert scaled_top(50, 256) == 50
+    assert scaled_top(50, 64) == 12  # 12.5 rounds to even
+    assert scaled_top(50, 3) == 1
+    assert scaled_top(50, 10) == 2

@@ -176,7 +176,7 @@ def _channel_block_size(features, N, P, memory_bytes):
 
 
 def filter_entropies(features, labels, n_classes, T=DEFAULT_T, memory_bytes=1 << 30,
-                     return_curves=False):
+                     return_curves=False, progress=None):
     """AuE of every filter of a layer by the three entropy methods (§2.2-2.3, Table 2.1).
 
     ``features``: (N, C, H, W) array-like with numpy slicing (an h5py Dataset
@@ -187,7 +187,8 @@ def filter_entropies(features, labels, n_classes, T=DEFAULT_T, memory_bytes=1 <<
     Returns a dict of (C,) arrays ``aue_label``, ``aue_weighted``,
     ``aue_spmax``, ``dead`` (m <= 0) and ``max`` (m); with ``return_curves``
     also ``curve_label``, ``curve_weighted``, ``curve_spmax`` and
-    ``thresholds``, each (C, T).
+    ``thresholds``, each (C, T). ``progress`` wraps the loop over channel
+    blocks (e.g. :func:`layerwise.runtime.progress`) so long jobs report.
     """
     if not 1 <= T <= MAX_T:
         raise ValueError(f"T must lie in [1, {MAX_T}]")
@@ -199,7 +200,8 @@ def filter_entropies(features, labels, n_classes, T=DEFAULT_T, memory_bytes=1 <<
     offsets = np.repeat(classes * T, P)
     maxima, curves = np.zeros(C), np.zeros((C, 3, T))
     step = _channel_block_size(features, N, P, memory_bytes)
-    for c0 in range(0, C, step):
+    blocks = range(0, C, step)
+    for c0 in blocks if progress is None else progress(blocks, desc="channel blocks"):
         block = np.asarray(features[:, c0 : c0 + step])
         for j in range(block.shape[1]):
             # one channel at a time in float32: the block stays in the file's dtype
@@ -233,3 +235,25 @@ def percent_decrease(mcaue_a, mcaue_ft):
     """Percent decrease of MCAuE by fine-tuning, eq. 2.1: 100 (a - ft) / a."""
     mcaue_a = np.asarray(mcaue_a, dtype=np.float64)
     return 100.0 * (mcaue_a - np.asarray(mcaue_ft, dtype=np.float64)) / mcaue_a
+
+
+# Table 2.1's column groups (thesis' names) and filter fractions.
+METHODS = {"label": "Label-Entropy", "weighted": "Weighted-Label-Entropy",
+           "spmax": "spMax-Label-Entropy"}
+FRACTIONS = (0.1, 0.25, 0.5, 1.0)
+
+
+def table2_1_row(aue_alexnet, aue_ft, fractions=FRACTIONS):
+    """One layer of Table 2.1: {"<method> <fraction>": percent decrease of MCAuE} (§2.3, eq. 2.1).
+
+    ``aue_alexnet`` and ``aue_ft`` map each key of :data:`METHODS` to the
+    (F,) AuE of every filter, dead ones included: a filter that never fires
+    keeps its (high) AuE instead of being dropped, so both networks are
+    compared over all their filters.
+    """
+    row = {}
+    for key, method in METHODS.items():
+        change = percent_decrease(mcaue_at(aue_alexnet[key], fractions),
+                                  mcaue_at(aue_ft[key], fractions))
+        row.update({f"{method} {f}": value for f, value in zip(fractions, change)})
+    return row

@@ -8,9 +8,10 @@ filter's maximum (:mod:`.selectivity`).
 """
 
 import numpy as np
+import pandas as pd
 
-from .ap import average_precision
-from .classification import fit_svm
+from .ap import average_precision, precision_recall
+from .classification import feature_scale, fit_svm
 from .selectivity import DEFAULT_T, class_histograms, thresholds
 
 
@@ -80,15 +81,17 @@ def subset_sizes(ks, n_filters):
     return list(dict.fromkeys(min(int(k), n_filters) for k in ks))
 
 
-def greedy_subset_ap(train, test, cls, ks, C, seed=0):
+def greedy_subset_ap(train, test, cls, ks, C, seed=0, ranking=None):
     """Test AP (percent) with the top-k filters by SVM weight, for each k (§3.4, Fig 3-4).
 
     ``train`` and ``test`` are (spmax_features (N, F), labels (N,)) pairs.
-    The ranking comes from an SVM on all training filters; for each k a new
-    SVM is trained on the k best. Returns {k: AP} over :func:`subset_sizes`.
+    The ranking comes from an SVM on all training filters (or is given, from
+    :func:`rank_filters_by_svm_weight`); for each k a new SVM is trained on
+    the k best. Returns {k: AP} over :func:`subset_sizes`.
     """
     (X, y), (Xt, yt) = train, test
-    ranking, _ = rank_filters_by_svm_weight(X, y, cls, C, seed)
+    if ranking is None:
+        ranking, _ = rank_filters_by_svm_weight(X, y, cls, C, seed)
     y_pm, yt_pm = np.where(np.asarray(y) == cls, 1, -1), np.where(np.asarray(yt) == cls, 1, -1)
     aps = {}
     for k in subset_sizes(ks, X.shape[1]):
@@ -118,3 +121,98 @@ def topk_overlap(rankings, k):
     member = np.zeros((len(rankings), rankings.max() + 1), dtype=np.float64)
     np.put_along_axis(member, rankings[:, :k], 1.0, axis=1)
     return member @ member.T / k
+
+
+def top_filters(values, n):
+    """(K, n) indices of the n filters with the largest value per class, best first (Figs 3-1, 3-2).
+
+    ``values`` is (F, K), e.g. :func:`selectivity` or :func:`unit_aps`; ties
+    go to the lower filter index, so the choice is deterministic.
+    """
+    values = np.asarray(values)
+    return np.argsort(-values.T, axis=1, kind="stable")[:, : min(n, values.shape[0])]
+
+
+def most_selective_curves(spmax_scores, labels, n_classes, n=5, T=DEFAULT_T):
+    """Precision curves of the n most selective filters of each class (§3.2, Fig 3-1).
+
+    A filter's score for a box is its spatial max (one score per box, so the
+    x axis counts boxes, "number of examples"); selectivity is the area under
+    its precision curve (:func:`selectivity`). Returns (filters (K, n),
+    areas (K, n), n_above (K, n, T), precision (K, n, T)).
+    """
+    areas = selectivity(spmax_scores, labels, n_classes, T)
+    filters = top_filters(areas, n)
+    n_above = np.zeros(filters.shape + (T,))
+    precision = np.zeros(filters.shape + (T,))
+    for f in np.unique(filters):
+        _, prec, above = precision_curves(spmax_scores[:, f], labels, n_classes, T)
+        for c, j in zip(*np.nonzero(filters == f)):
+            n_above[c, j], precision[c, j] = above, prec[c]
+    return filters, np.take_along_axis(areas.T, filters, axis=1), n_above, precision
+
+
+def best_unit_pr_curves(spmax_scores, labels, n_classes, n=5, max_recall=0.25):
+    """Precision-recall curves of the n filters with the best AP up to ``max_recall`` (§3.3, Fig 3-2).
+
+    Returns (filters (K, n), partial APs (K, n) in percent, curves), where
+    curves[c][j] is the (recall, precision) pair of arrays down the ranked
+    boxes for filter filters[c, j] as a detector of class c.
+    """
+    aps = unit_aps(spmax_scores, labels, n_classes, max_recall)
+    filters = top_filters(aps, n)
+    labels = np.asarray(labels)
+    curves = [[precision_recall(spmax_scores[:, f], np.where(labels == c, 1, -1), c)
+               for f in filters[c]] for c in range(n_classes)]
+    return filters, np.take_along_axis(aps.T, filters, axis=1), curves
+
+
+def filter_subsets(train, test, n_classes, ks, C, target_norm, seed=0):
+    """Greedy SVM-weight filter subsets for every class (§3.4, Figs 3-3, 3-4, Table 3.1).
+
+    ``train`` and ``test`` are (spmax_features (N, F), labels (N,)) pairs of
+    the trainval and test gt boxes. The features are first scaled so that the
+    training rows have mean L2 norm ``target_norm`` (the SVM protocol of every
+    other gt-box classifier, §2.4; one factor for all subsets and the test
+    set, so that C means the same for every k). Per class: rank the filters
+    by |w| of an SVM on all of them, then train on the top k for each k of
+    :func:`subset_sizes`. Returns (ks ascending, aps (K, len(ks)) percent test AP,
+    rankings (K, F), weights (K, F)); the AP at the largest k (all filters
+    when the sweep reaches the layer's width) is the full AP of Table 3.1.
+    """
+    (X, y), (Xt, yt) = train, test
+    scale = feature_scale(X, target_norm)
+    X, Xt = np.float32(scale) * X, np.float32(scale) * Xt
+    ks = sorted(subset_sizes(ks, X.shape[1]))
+    aps, rankings, weights = [], [], []
+    for c in range(n_classes):
+        ranking, w = rank_filters_by_svm_weight(X, y, c, C, seed)
+        by_k = greedy_subset_ap((X, y), (Xt, yt), c, ks, C, seed, ranking)
+        aps.append([by_k[k] for k in ks])
+        rankings.append(ranking)
+        weights.append(w)
+    return ks, np.array(aps), np.array(rankings), np.array(weights)
+
+
+def scaled_top(k, n_filters, reference_width=256):
+    """Fig 3-5's top-k scaled from CaffeNet's pool5 width to a layer of ``n_filters`` (at least 1).
+
+    The thesis takes the top 50 of 256 filters; a narrower demo layer keeps
+    the same fraction, so 50 of 256 becomes 12 of 64.
+    """
+    return max(1, min(n_filters, round(k * n_filters / reference_width)))
+
+
+def filters_needed_table(subsets, class_names, fractions=(0.5, 0.9)):
+    """Table 3.1: filters needed for each fraction of the all-filter AP, per net and class (§3.4).
+
+    ``subsets`` maps a net's row label ("AN", "FT") to (ks, aps (K, len(ks)))
+    from :func:`filter_subsets`; the AP at the largest k is the all-filter AP.
+    Rows "<net> <percent>" in the thesis' order (AN 50, FT 50, AN 90, FT 90).
+    """
+    rows = []
+    for f in fractions:
+        for net, (ks, aps) in subsets.items():
+            needed = [filters_needed(dict(zip(ks, row)), row[-1], (f,))[f] for row in aps]
+            rows.append([f"{net} {round(100 * f)}", *needed])
+    return pd.DataFrame(rows, columns=["Net AP", *class_names])
