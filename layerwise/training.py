@@ -6,7 +6,8 @@ epoch, and the crops, mirrors and dropout masks of iteration i come from generat
 uninterrupted run does from k on, without any saved RNG state.
 
 Checkpoints are plain dicts of state dicts, tensors, numbers and strings:
-    arch        {"arch", "num_classes", "input_size", "width"}: enough to rebuild the network
+    arch        {"arch", "num_classes", "input_size", "width"}: enough to rebuild the network;
+                networks with pyramid pooling add "spp": True
     model       model state dict
     optimizer   optimizer state dict (momentum buffers), None at iteration 0
     scheduler   lr scheduler state dict, None at iteration 0
@@ -58,10 +59,12 @@ def model_from_checkpoint(checkpoint, device="cpu"):
     return model.to(device)
 
 
-def init_checkpoint(arch, num_classes, input_size, width, seed):
+def init_checkpoint(arch, num_classes, input_size, width, seed, spp=False):
     """Iteration 0 of pretraining: Caffe's initialisation drawn from `seed` (SPEC §5, §9.0 iter_0)."""
     spec = {"arch": arch, "num_classes": int(num_classes), "input_size": int(input_size),
             "width": float(width)}
+    if spp:  # only then, so that networks without it keep their checkpoints byte for byte
+        spec["spp"] = True
     model = build_model(**spec, seed=seed)
     return {"arch": spec, "model": _cloned(model.state_dict()), "optimizer": None,
             "scheduler": None, "iteration": 0, "seed": int(seed), "loss_window": [0.0, 0]}
@@ -304,12 +307,14 @@ def windows_warper(images, warp_box, size, context_pad, mean_rgb):
     return warp
 
 
-def detection_sampler(image_index, boxes, labels, warp, fg_per_batch):
+def detection_sampler(image_index, boxes, labels, warp, fg_per_batch, crop_size=None):
     """R-CNN fine-tuning batches: `fg_per_batch` foreground and the rest background windows,
     each pool read in its own seeded epoch order (no replacement within an epoch).
 
     Returns sampler(iteration, batch_size, seed) -> (uint8 (B, 3, s, s), int64 labels (B,));
-    `warp(image_index, boxes)` makes the patches (see `windows_warper`).
+    `warp(image_index, boxes)` makes the patches (see `windows_warper`). With `crop_size`, each
+    patch is a random crop of that size from the warped window (crop augmentation, seed 004;
+    R-CNN itself does not crop), so `warp` should then make patches larger than `crop_size`.
     """
     labels = torch.as_tensor(labels, dtype=torch.long)
     fg = torch.nonzero(labels > 0).flatten()
@@ -325,7 +330,10 @@ def detection_sampler(image_index, boxes, labels, warp, fg_per_batch):
             fg[batch_indices(len(fg), fg_per_batch, iteration, seed, FOREGROUND)],
             bg[batch_indices(len(bg), batch_size - fg_per_batch, iteration, seed, BACKGROUND)],
         ])
-        return warp(image_index[pick.numpy()], boxes[pick.numpy()]), labels[pick]
+        patches = warp(image_index[pick.numpy()], boxes[pick.numpy()])
+        if crop_size is not None:
+            patches = crop_batch(patches, crop_size, _generator(seed, iteration, CROP))
+        return patches, labels[pick]
 
     return sampler
 
