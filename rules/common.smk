@@ -142,5 +142,12 @@ def table_targets():
     return expand("results/tables/{table}.csv", table=tables)
 
 
+def visualisation_targets():
+    layers = config["visualisation"]["layers"]
+    return expand("results/figures/fig_top9_{layer}.png", layer=layers) + [
+        "results/figures/fig_occlusion.png"
+    ]
+
+
 def all_targets():
-    return data_targets() + model_targets() + table_targets()
+    return data_targets() + model_targets() + table_targets() + visualisation_targets()

@@ -14,6 +14,7 @@ rule finetune:
         checkpoint_every=config["finetune"]["checkpoint_every"],
         voc_root=ROOTS["voc"],
         context_pad=config["data"]["context_pad"],
+        stored_size=stored_size(),  # windows are warped this large when crop is on
         pixel_mean=config["data"]["pixel_mean"],
         include_difficult=config["data"]["include_difficult"],
         seed=config["seed"],

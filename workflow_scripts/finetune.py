@@ -19,14 +19,18 @@ if spec["task"] == "voc_det":
     images, gt_boxes, gt_classes, proposals = load_regions(
         snakemake.input.index, snakemake.input.proposals, p.voc_root, p.include_difficult)
     index, boxes, labels = training.build_windows(gt_boxes, gt_classes, proposals, task["fg_iou"])
-    warp = training.windows_warper(images, warp_box, size, scaled_context_pad(p.context_pad, size),
-                                   p.pixel_mean)
-    sampler = training.detection_sampler(index, boxes, labels, warp, task["fg_per_batch"])
+    # With crop on, windows are warped to the stored size and randomly cropped to the input.
+    warp_size = p.stored_size if task["crop"] else size
+    warp = training.windows_warper(images, warp_box, warp_size,
+                                   scaled_context_pad(p.context_pad, warp_size), p.pixel_mean)
+    sampler = training.detection_sampler(index, boxes, labels, warp, task["fg_per_batch"],
+                                         size if task["crop"] else None)
     num_classes = 21  # background + the 20 VOC classes
     log.info("%d windows, %d foreground", len(labels), int((labels > 0).sum()))
 else:
     images, labels, attrs = read_images(snakemake.input.train)
-    sampler = training.classification_sampler(torch.from_numpy(images), labels, size)
+    sampler = training.classification_sampler(torch.from_numpy(images), labels, size,
+                                              task["crop"])
     num_classes = len(attrs["classes"])
 # A killed job resumes from its last saved state, but only into an identical re-run.
 files = [f for f in snakemake.input if os.path.isfile(f)]

@@ -10,7 +10,7 @@ from layerwise.runtime import resolve_device, start_log
 log = start_log(snakemake.log[0])
 p = snakemake.params
 _, _, attrs = read_images(snakemake.input.train)
-model_cfg = {k: p.model[k] for k in ("arch", "input_size", "width")}
+model_cfg = {k: p.model[k] for k in ("arch", "input_size", "width", "spp")}
 checkpoint = training.init_checkpoint(**model_cfg, num_classes=len(attrs["classes"]), seed=p.seed)
 val_images, val_labels, _ = read_images(snakemake.input.val)
 model = training.model_from_checkpoint(checkpoint, resolve_device(p.device))
