@@ -57,3 +57,31 @@ def compare(table: pd.DataFrame, name: str, run: str, column_map: dict | None = 
                          "reproduced": value,
                          "delta": np.nan if pd.isna(thesis) or pd.isna(value) else value - thesis})
     return pd.DataFrame(rows)
+
+
+def detection_table(aps: dict[str, np.ndarray], name: str) -> pd.DataFrame:
+    """Rows of per-class detection AP in the layout of thesis table `name` (2.3, 4.2, 5.2).
+
+    aps: row label -> the 20 class APs in percent, in VOC devkit order (the order of the
+    thesis' abbreviated class columns). The last column is their mean, the mAP; an undefined
+    class AP (NaN) makes the mAP NaN rather than a mean over fewer classes.
+    """
+    reference = load_reference_table(name)
+    classes = list(reference.columns[:-1])
+    rows = []
+    for label, ap in aps.items():
+        ap = np.asarray(ap, dtype=float)
+        if ap.shape != (len(classes),):
+            raise ValueError(f"{name} row {label}: {ap.shape[0]} APs for {len(classes)} classes")
+        rows.append([label, *ap, ap.mean()])
+    return pd.DataFrame(rows, columns=[reference.index.name, *reference.columns])
+
+
+def row_table(values: dict[str, float], name: str) -> pd.DataFrame:
+    """A one-row thesis table (Table 2.2) from {column: value}; the row keeps the thesis'
+    label and the columns follow its order."""
+    reference = load_reference_table(name)
+    if len(reference) != 1 or set(values) != set(reference.columns):
+        raise ValueError(f"{name}: expected one row with columns {list(reference.columns)}")
+    row = [reference.index[0]] + [values[c] for c in reference.columns]
+    return pd.DataFrame([row], columns=[reference.index.name, *reference.columns])

@@ -9,6 +9,7 @@ import pandas as pd
 
 from layerwise.analysis.ap import voc07_ap
 from layerwise.detection.boxes import box_iou_voc, nms_voc
+from layerwise.detection.svm import score_features
 
 DETECTION_COLUMNS = ["image_id", "class", "score", "x1", "y1", "x2", "y2"]
 BOX_COLUMNS = ["x1", "y1", "x2", "y2"]
@@ -121,3 +122,35 @@ def voc07_detection_ap(detections, ground_truth, cls, min_overlap=0.5, image_ids
     recall, precision, _ = voc07_detection_pr(detections, ground_truth, cls, min_overlap,
                                               image_ids)
     return voc07_ap(recall, precision)
+
+
+def detect_images(get_image_features, image_ids, W, b, feat_scale=1.0, nms_iou=0.3,
+                    max_per_image=100, classes=None, progress=None):
+    """rcnn_test over a test set: every image's proposals (rows labelled -1; ground-truth rows
+    are skipped, as rcnn_test skips them) scored by the detectors (W, b) on features scaled by
+    `feat_scale`, then :func:`detect`. `get_image_features(i) -> (feats, boxes, labels)` as in
+    `layerwise.detection.svm`. Returns one DataFrame with DETECTION_COLUMNS."""
+    images = range(len(image_ids)) if progress is None else progress(range(len(image_ids)))
+    out = []
+    for i in images:
+        feats, boxes, labels = get_image_features(i)
+        proposals = np.asarray(labels) < 0
+        scores = score_features(np.asarray(feats)[proposals], W, b, feat_scale)
+        out.append(detect(scores, np.asarray(boxes)[proposals], nms_iou, max_per_image,
+                          image_ids[i], classes))
+    if not out:
+        return pd.DataFrame(columns=DETECTION_COLUMNS)
+    return pd.concat(out, ignore_index=True)
+
+
+def detection_aps(detections, ground_truth, classes, min_overlap=0.5, image_ids=None):
+    """VOC2007 detection AP (percent) of each class in `classes`, as a numpy array; NaN for a
+    class without non-difficult ground truth (its AP is undefined, see voc07_detection_pr)."""
+    aps = []
+    for cls in classes:
+        if not ((ground_truth["class"] == cls) & (ground_truth["difficult"] == 0)).any():
+            aps.append(np.nan)
+            continue
+        aps.append(100.0 * voc07_detection_ap(detections, ground_truth, cls, min_overlap,
+                                              image_ids))
+    return np.array(aps)

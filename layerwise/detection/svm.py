@@ -266,3 +266,22 @@ def hard_negative_mining(get_image_features, num_images, num_classes, *, feat_sc
 def score_features(feats, W, b, feat_scale=1.0):
     """Detector scores (n, K) of rows `feats` (rcnn_test: scaled features times W plus B)."""
     return (_as_rows(feats) * np.float32(feat_scale)).astype(np.float64) @ W + b
+
+
+def train_detectors(get_image_features, num_images, num_classes, *, C=1e-3, bias_mult=10.0,
+                    pos_weight=2.0, neg_iou=0.3, hard_thresh=-1.0001, evict_thresh=-1.2,
+                    retrain_every=2000, hard_epochs=1, feature_norm=20.0, sample_images=200,
+                    sample_boxes=200, tol=0.1, max_iter=1000, seed=0, progress=None):
+    """rcnn_train end to end: the feature scale from a seeded sample (rcnn_feature_stats),
+    then :func:`hard_negative_mining` of all classes on the scaled features. The keywords are
+    the names of the config's `detection` block (SPEC §9; R-CNN's defaults). Returns
+    hard_negative_mining's dict plus ``scale``, the factor applied to every feature."""
+    sample = sample_image_features(get_image_features, num_images, sample_images, sample_boxes,
+                                   seed)
+    scale = feature_scale(sample, feature_norm)
+    model = hard_negative_mining(
+        get_image_features, num_images, num_classes, feat_scale=scale, svm_C=C,
+        bias_mult=bias_mult, pos_loss_weight=pos_weight, neg_ovr_thresh=neg_iou,
+        hard_thresh=hard_thresh, evict_thresh=evict_thresh, retrain_limit=retrain_every,
+        hard_epochs=hard_epochs, tol=tol, max_iter=max_iter, seed=seed, progress=progress)
+    return {**model, "scale": scale}
