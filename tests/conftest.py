@@ -80,6 +80,7 @@ SMOKE_TARGETS = [
     "results/models/ft.pt", "results/models/fcft.pt", "results/models/ft-50-50.pt",
     "results/models/ft-sun.pt", "results/logs/pretrain_curve.csv",
     "results/tables/table4_1.csv", "results/tables/table5_1.csv", "results/tables/table2_4.csv",
+    "results/figures/fig_top9_pool5.png", "results/figures/fig_occlusion.png",
 ]
 
 

@@ -20,4 +20,4 @@ with h5py.File(snakemake.input.features, "r") as feats, \
 figures.save_figure(fig, snakemake.output[0])
 for unit, rows, values in zip(p.units, indices, scores):
     log.info("%s unit %d: rows %s, activations %s", layer, unit, rows.tolist(),
-             values.round(3).tolist())
+             [round(float(v), 3) for v in values])
