@@ -16,6 +16,7 @@ include: "rules/pretrain.smk"
 include: "rules/finetune.smk"
 include: "rules/features.smk"
 include: "rules/classification.smk"
+include: "rules/selectivity.smk"
 include: "rules/visualisation.smk"
 
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")  # workflow jobs have no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
@@ -31,26 +32,37 @@ def set_style() -> None:
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
 
 
-def save_figure(fig: plt.Figure, png_path: str | os.PathLike, dpi: int = 150) -> None:
-    """Write `fig` to `png_path` and to the same name with `.pdf`, each atomically, then close it."""
+def save_figure(fig: plt.Figure, png_path: str | os.PathLike, dpi: int = 150,
+                tight: bool = True) -> None:
+    """Write `fig` to `png_path` and to the same name with `.pdf`, each atomically, then close it.
+
+    `tight` trims the margins to the drawn content, at the cost of one more drawing pass: figures
+    with many panels lay themselves out (`fig.subplots_adjust`) and pass False.
+    """
     png_path = Path(png_path)
     if png_path.suffix != ".png":
         raise ValueError(f"figure path must end in .png: {png_path}")
     for fmt in ("png", "pdf"):
         with atomic_path(png_path.with_suffix(f".{fmt}")) as tmp:
             # The temporary name hides the extension, so the format is given explicitly.
-            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata=_METADATA[fmt])
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight" if tight else None,
+                        metadata=_METADATA[fmt])
     plt.close(fig)
 
 
 # --- the figures of chapters 2-4 -------------------------------------------------------------
 
 def _class_grid(n_classes, title):
-    """A 4 x 5 grid of small panels, one per VOC class (Figs 3-1, 3-2, 3-4)."""
+    """A 4 x 5 grid of small panels, one per VOC class (Figs 3-1, 3-2, 3-4).
+
+    Laid out by hand: constrained layout and tight bounding boxes measure every tick label of
+    every panel, which takes most of the drawing time of these figures.
+    """
     cols = 5
     rows = -(-n_classes // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False,
-                             sharex=True, sharey=True, layout="constrained")
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.5 * rows + 1), squeeze=False,
+                             sharex=True, sharey=True)
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.07, top=0.9, wspace=0.08, hspace=0.25)
     for ax in axes.flat[n_classes:]:
         ax.set_visible(False)
     fig.suptitle(title)
@@ -59,14 +71,15 @@ def _class_grid(n_classes, title):
 
 def _net_legend(fig, nets):
     handles = [plt.Line2D([], [], color=NET_COLOURS[n], label=n) for n in nets]
-    fig.legend(handles=handles, loc="outside lower center", ncols=len(nets))
+    fig.legend(handles=handles, loc="upper right", ncols=len(nets), frameon=False)
 
 
 def aue_histograms(aue, layers, methods, title):
     """Fig 2-1: histograms of the AuE of every filter, per layer (columns) and entropy method
     (rows), alexnet and ft overlaid. ``aue[net][layer]`` is a DataFrame of the entropy CSV."""
-    fig, axes = plt.subplots(len(methods), len(layers), figsize=(2.4 * len(layers), 2.2 * len(methods)),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(len(methods), len(layers), squeeze=False,
+                             figsize=(2.4 * len(layers), 2.2 * len(methods) + 0.8))
+    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.12, top=0.85, wspace=0.3, hspace=0.3)
     for i, (column, method) in enumerate(methods.items()):
         for j, layer in enumerate(layers):
             ax = axes[i, j]
@@ -118,6 +131,7 @@ def precision_grid(curves, class_names, title):
             for x, y in zip(n_above[c], precision[c]):
                 ax.plot(x, y, color=NET_COLOURS[net], lw=1, alpha=0.8)
         ax.set_xscale("log")
+        ax.minorticks_off()
         ax.set_title(class_names[c])
     fig.supxlabel("number of examples with activation >= threshold")
     fig.supylabel("precision")
@@ -154,6 +168,9 @@ def subset_ap_grid(subsets, class_names, title):
         for net, (ks, aps) in subsets.items():
             ax.plot(ks, aps[c], "o-", color=NET_COLOURS[net], ms=2.5, lw=1)
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks([k for k in (1, 3, 10, 30, 100, 256) if k <= max(ks)] + [max(ks)])
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.set_title(class_names[c])
     fig.supxlabel("number of filters (top k by |SVM weight|)")
     fig.supylabel("AP (%)")
@@ -201,13 +218,12 @@ def training_dynamics(filters, curve, title):
         ax.imshow(filter_grid(weights), interpolation="nearest")
         ax.set_title(f"conv1, iteration {iteration}")
         ax.axis("off")
-    half = n
     loss = curve.dropna(subset=["loss"])
     top1 = curve.dropna(subset=["val_top1"])
-    ax = fig.add_subplot(grid[1, :half])
+    ax = fig.add_subplot(grid[1, :n])
     ax.plot(loss["iteration"], loss["loss"], color=ALEXNET_COLOUR)
     ax.set(xlabel="iteration", ylabel="training loss")
-    ax = fig.add_subplot(grid[1, half:])
+    ax = fig.add_subplot(grid[1, n:])
     ax.plot(top1["iteration"], top1["val_top1"], "o-", color=ALEXNET_COLOUR)
     ax.set(xlabel="iteration", ylabel="validation top-1 (%)")
     fig.suptitle(title)

@@ -149,5 +149,25 @@ def visualisation_targets():
     ]
 
 
+def selectivity_targets():
+    """Entropy CSVs, Tables 2.1 and 3.1 and the figures of thesis chapters 2-4 (selectivity.smk)."""
+    figures = ["fig2_1", "fig2_2", "fig3_1", "fig3_2", "fig3_4", "fig3_5", "fig4_1"]
+    return (
+        expand(
+            "results/analysis/entropy/{net}/{layer}.csv",
+            net=["alexnet", "ft"],
+            layer=FEATURE_LAYERS,
+        )
+        + expand("results/tables/{table}.csv", table=["table2_1", "table3_1"])
+        + expand("results/figures/{fig}.{ext}", fig=figures, ext=["png", "pdf"])
+    )
+
+
 def all_targets():
-    return data_targets() + model_targets() + table_targets() + visualisation_targets()
+    return (
+        data_targets()
+        + model_targets()
+        + table_targets()
+        + visualisation_targets()
+        + selectivity_targets()
+    )
