@@ -81,6 +81,8 @@ SMOKE_TARGETS = [
     "results/models/ft-sun.pt", "results/logs/pretrain_curve.csv",
     "results/tables/table4_1.csv", "results/tables/table5_1.csv", "results/tables/table2_4.csv",
     "results/figures/fig_top9_pool5.png", "results/figures/fig_occlusion.png",
+    "results/tables/table2_1.csv", "results/tables/table3_1.csv", "results/figures/fig2_2.png",
+    "results/figures/fig3_4.png", "results/figures/fig4_1.png", "results/figures/fig3_1.png",
 ]
 
 
