@@ -51,7 +51,11 @@ rule per_layer_table:
     input:
         lambda wc: [classification_result(*cell) for cell in TABLE_CELLS[wc.table].values()],
     output:
-        table="results/tables/{table}.csv",
+        table=report(
+            "results/tables/{table}.csv",
+            caption="../report/per_layer_table.rst",
+            category=lambda wc: chapter(wc.table),
+        ),
         compare="results/tables/{table}.compare.csv",
     params:
         columns=lambda wc: list(TABLE_CELLS[wc.table]),
@@ -81,7 +85,11 @@ rule raw_pixel_baseline:
         train="results/data/voc07_trainval_images.h5",
         test="results/data/voc07_test_images.h5",
     output:
-        "results/tables/raw_pixels.csv",
+        report(
+            "results/tables/raw_pixels.csv",
+            caption="../report/raw_pixels.rst",
+            category=CHAPTERS[1],
+        ),
     params:
         side=32,
         svm=config["classification"],  # the same protocol as every layer's features

@@ -14,6 +14,15 @@ NETWORKS = config["networks"]
 FINETUNED = [n for n, spec in NETWORKS.items() if "finetune" in spec]
 # Demo-world numbers are labelled as such wherever they meet the thesis' (SPEC §10).
 RUN_LABEL = "demo" if config["data"]["source"] == "demo" else "paper"
+# Report categories (SPEC §12): the thesis' chapters, then the experiments of the other seeds.
+CHAPTERS = {
+    1: "1 Setup: data and networks",
+    2: "2 What happens during fine-tuning?",
+    3: "3 Are there grandmother cells?",
+    4: "4 How do the layers train over time?",
+    5: "5 Location or magnitude of activation?",
+    "seeds": "6 Experiments of the other seeds",
+}
 
 
 wildcard_constraints:
@@ -32,6 +41,11 @@ def stored_size(wildcards=None):
 def code(*modules):
     """Hash of the library modules a job executes (SPEC §13): editing them re-runs its jobs."""
     return lwconfig.code_hash(*modules)
+
+
+def chapter(item):
+    """Report category of a thesis item named like table4_1 or fig3_2: its chapter."""
+    return CHAPTERS[int(re.fullmatch(r"(table|fig)(\d)_\d+", item).group(2))]
 
 
 def dataset_input(wildcards=None):
