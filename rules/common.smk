@@ -177,6 +177,15 @@ def selectivity_targets():
     )
 
 
+def experiment_targets():
+    return [
+        "results/tables/table_patch.csv",
+        "results/figures/fig_patch_pr.png",
+        "results/figures/fig_patch_time.png",
+        "results/tables/table_cache.csv",
+    ]
+
+
 def all_targets():
     return (
         data_targets()
@@ -184,4 +193,5 @@ def all_targets():
         + table_targets()
         + visualisation_targets()
         + selectivity_targets()
+        + experiment_targets()
     )
