@@ -98,6 +98,47 @@ def test_entropies_match_the_threshold_loop():
     np.testing.assert_array_equal(res["dead"], [False, False, True, False, False, False])
 
 
+@pytest.mark.parametrize("seed", [1, 4])
+def test_float16_scores_match_the_threshold_loop(seed):
+    """The float16 path (a table of bit patterns) against the loop on the same values."""
+    rng = np.random.default_rng(seed)
+    K, T = 4, 10
+    x, labels = random_layer(rng, K=K, T=T)
+    x = x.astype(np.float16)
+    x[:, 4, 0, 0] = -0.0  # -0.0 is a zero: at t_0
+    x[:3, 5] = -np.float16(0.5)  # negatives: in no histogram; boxes 0-2 have no score >= 0
+    x[0, 5, 0, 0] = -0.0  # ... except -0.0, their spatial max
+    x[:, 0] = -x[:, 0]  # all <= 0: dead
+    ref = reference_curves(x.astype(np.float32), labels, K, T)
+    res = filter_entropies(x, labels, K, T=T, return_curves=True)
+    for key in ("label", "weighted", "spmax"):
+        np.testing.assert_allclose(res[f"curve_{key}"], ref[key], atol=1e-12)
+    assert res["dead"][0] and res["dead"][2]
+    whole = filter_entropies(x.astype(np.float32), labels, K, T=T)
+    for key in ("aue_label", "aue_weighted", "aue_spmax", "max"):
+        np.testing.assert_allclose(res[key], whole[key], atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_non_finite_scores_are_rejected(dtype):
+    x = np.ones((2, 1, 1, 2), dtype=dtype)
+    x[1, 0, 0, 1] = np.inf
+    with pytest.raises(ValueError, match="non-finite"):
+        filter_entropies(x, np.array([0, 1]), 2)
+
+
+def test_negative_scores_are_in_no_histogram_of_the_loop_either():
+    rng = np.random.default_rng(3)
+    x, labels = random_layer(rng, K=3, T=10)
+    x[rng.random(x.shape) < 0.2] *= -1  # not ReLU outputs: below t_0 = 0
+    x[:, 2] = -1.0  # m < 0: dead
+    ref = reference_curves(x, labels, 3, 10)
+    res = filter_entropies(x, labels, 3, T=10, return_curves=True)
+    for key in ("label", "weighted", "spmax"):
+        np.testing.assert_allclose(res[f"curve_{key}"], ref[key], atol=1e-12)
+    assert res["dead"][2]
+
+
 def test_dead_filter_gets_the_class_entropy_and_is_flagged():
     labels = np.array([0, 0, 1, 2])  # class distribution 1/2, 1/4, 1/4 -> 1.5 bits
     x = np.zeros((4, 1, 2, 2), dtype=np.float16)
@@ -131,7 +172,8 @@ def test_streaming_from_hdf5_under_a_small_budget_matches_in_memory(tmp_path):
                          compression="gzip")
     whole = filter_entropies(x.astype(np.float16), labels, 3, T=10)
     with h5py.File(path) as f:
-        budget = 30 * 6 * 12 + (1 << 16) * 48 + 2 * 30 * 6 * 2  # two channels per block
+        fixed = 30 * 6 * 12 + 3 * 3 * 65536 * 8 + (1 << 16) * 48
+        budget = fixed + 2 * 30 * 6 * 2  # two channels per block
         streamed = filter_entropies(f["features"], labels, 3, T=10, memory_bytes=budget)
     for key in whole:
         np.testing.assert_array_equal(whole[key], streamed[key])

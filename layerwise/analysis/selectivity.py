@@ -138,33 +138,90 @@ def _check_classes(labels, n_classes):
     return classes.astype(np.intp)
 
 
-def filter_entropy_curves(v, classes, n_classes, T=DEFAULT_T, position_offsets=None):
+def _dead_curves(classes, n_classes, T):
+    """A filter that never fires (m <= 0): the entropy of the class distribution of all its
+    positions at every threshold, for all three methods."""
+    return np.full((3, T), entropy_bits(np.bincount(classes, minlength=n_classes)))
+
+
+def filter_entropy_curves(v, classes, n_classes, T=DEFAULT_T):
     """Label, weighted-label and spMax-label entropy curves of one filter (§2.2).
 
-    ``v`` is the filter's (N, P) float32 scores (P = H*W positions per box).
-    Returns (m, curves) with curves of shape (3, T) in that order. A dead
-    filter (m <= 0) gets the entropy of the class distribution of all its
-    positions at every threshold, for all three methods.
+    ``v`` is the filter's (N, P) scores (P = H*W positions per box), float16
+    (handled by :func:`_float16_entropy_curves`) or anything numpy turns into
+    float32. Returns (m, curves) with curves of shape (3, T) in that order. A
+    dead filter (m <= 0) gets the entropy of the class distribution of all
+    its positions at every threshold, for all three methods.
     """
     classes = _check_classes(classes, n_classes)
+    if v.dtype == np.float16:
+        return _float16_entropy_curves(v, classes, n_classes, T)
+    v = np.asarray(v, dtype=np.float32)
     m = float(v.max())
     if not math.isfinite(m):
         raise ValueError("non-finite activation")
     if m <= 0:
-        flat = entropy_bits(np.bincount(classes, minlength=n_classes))
-        return m, np.full((3, T), flat)
-    if position_offsets is None:
-        position_offsets = np.repeat(classes * T, v.shape[1])
-    counts, sums = _bucket_counts(v.reshape(-1), position_offsets, m, n_classes, T, True)
+        return m, _dead_curves(classes, n_classes, T)
+    offsets = np.repeat(classes * T, v.shape[1])
+    counts, sums = _bucket_counts(v.reshape(-1), offsets, m, n_classes, T, True)
     box_counts, _ = _bucket_counts(v.max(axis=1), classes * T, m, n_classes, T, False)
     hists = at_thresholds(np.stack([counts, sums, box_counts]))  # (3, K, T)
     return m, entropy_bits(hists, axis=1)
 
 
-def _channel_block_size(features, N, P, memory_bytes):
+# float16 scores take one of 2^16 bit patterns: their float32 values, and which are finite.
+F16_CODES = 1 << 16
+F16_VALUES = np.arange(F16_CODES, dtype=np.uint16).view(np.float16).astype(np.float32)
+F16_FINITE = np.isfinite(F16_VALUES)
+
+
+def _float16_entropy_curves(v, classes, n_classes, T):
+    """:func:`filter_entropy_curves` of float16 scores (the default dump dtype, SPEC §8).
+
+    A float16 score is one of 2^16 bit patterns, so one ``np.bincount`` over
+    (class, bit pattern) counts every value of the channel; the bucket of each
+    pattern and its float32 value then give the label and weighted histograms
+    from that (K, 2^16) table alone, with the same float32 comparisons as the
+    general path. A box's spatial max is the max of its patterns read as
+    int16, which orders non-negative floats exactly.
+    """
+    N, P = v.shape
+    codes = v.view(np.uint16)
+    index = codes.astype(np.intp)
+    index += (classes * F16_CODES)[:, None]
+    table = np.bincount(index.reshape(-1), minlength=n_classes * F16_CODES)
+    table = table.reshape(n_classes, F16_CODES)
+    del index
+    present = table.any(axis=0)
+    if (present & ~F16_FINITE).any():
+        raise ValueError("non-finite activation")
+    m = float(F16_VALUES[present].max())
+    if m <= 0:
+        return m, _dead_curves(classes, n_classes, T)
+    bucket = np.full(F16_CODES, -1)
+    bucket[F16_FINITE] = threshold_buckets(F16_VALUES[F16_FINITE], m, T)
+    keep = bucket >= 0  # below t_0 = 0: in no histogram
+    cells = (np.arange(n_classes)[:, None] * T + bucket[keep]).reshape(-1)
+    counts = np.bincount(cells, weights=table[:, keep].reshape(-1), minlength=n_classes * T)
+    sums = np.bincount(cells, weights=(table[:, keep] * F16_VALUES[keep].astype(np.float64))
+                       .reshape(-1), minlength=n_classes * T)
+    box_max = codes.view(np.int16).max(axis=1).view(np.uint16)
+    # a box with no non-negative score has a negative int16 maximum: take its exact float max
+    odd = box_max >= 0x8000
+    spmax = F16_VALUES[box_max]
+    spmax[odd] = v[odd].astype(np.float32).max(axis=1)
+    box_counts, _ = _bucket_counts(spmax, classes * T, m, n_classes, T, False)
+    hists = at_thresholds(np.stack([counts.reshape(n_classes, T), sums.reshape(n_classes, T),
+                                    box_counts]))
+    return m, entropy_bits(hists, axis=1)
+
+
+def _channel_block_size(features, N, P, memory_bytes, n_classes):
     """Channels per read so that the file block and the fixed costs fit in the budget."""
     per_channel = N * P * np.dtype(features.dtype).itemsize
-    fixed = N * P * (8 + 4) + CHUNK_BYTES  # class offsets, one float32 channel, temporaries
+    # a float32 channel and its class offsets (float16: the bit patterns offset by class, and
+    # the (class, pattern) table with two working copies); chunk temporaries
+    fixed = N * P * (4 + 8) + 3 * n_classes * F16_CODES * 8 + CHUNK_BYTES
     if memory_bytes < fixed + per_channel:
         need = fixed + per_channel
         raise ValueError(f"memory budget {memory_bytes} B too small: one channel needs {need} B")
@@ -181,8 +238,7 @@ def filter_entropies(features, labels, n_classes, T=DEFAULT_T, memory_bytes=1 <<
 
     ``features``: (N, C, H, W) array-like with numpy slicing (an h5py Dataset
     works), read in blocks of whole channels so that one block (in the file's
-    dtype), a float32 copy of one channel and the per-position class offsets
-    stay within ``memory_bytes``. ``labels``: (N,) class index per box.
+    dtype) and the work arrays of one channel stay within ``memory_bytes``. ``labels``: (N,) class index per box.
 
     Returns a dict of (C,) arrays ``aue_label``, ``aue_weighted``,
     ``aue_spmax``, ``dead`` (m <= 0) and ``max`` (m); with ``return_curves``
@@ -197,16 +253,15 @@ def filter_entropies(features, labels, n_classes, T=DEFAULT_T, memory_bytes=1 <<
     classes = _check_classes(labels, n_classes)
     if len(classes) != N:
         raise ValueError(f"{len(classes)} labels for {N} samples")
-    offsets = np.repeat(classes * T, P)
     maxima, curves = np.zeros(C), np.zeros((C, 3, T))
-    step = _channel_block_size(features, N, P, memory_bytes)
+    step = _channel_block_size(features, N, P, memory_bytes, n_classes)
     blocks = range(0, C, step)
     for c0 in blocks if progress is None else progress(blocks, desc="channel blocks"):
         block = np.asarray(features[:, c0 : c0 + step])
         for j in range(block.shape[1]):
-            # one channel at a time in float32: the block stays in the file's dtype
-            v = block[:, j].reshape(N, P).astype(np.float32)
-            maxima[c0 + j], curves[c0 + j] = filter_entropy_curves(v, classes, n_classes, T, offsets)
+            # one channel at a time: the block stays in the file's dtype
+            v = block[:, j].reshape(N, P)
+            maxima[c0 + j], curves[c0 + j] = filter_entropy_curves(v, classes, n_classes, T)
         del block
     aue = area_under_entropy(curves)
     result = {"aue_label": aue[:, 0], "aue_weighted": aue[:, 1], "aue_spmax": aue[:, 2],
