@@ -51,7 +51,7 @@ def test_occlusion_maps_match_one_forward_pass_per_position():
     model = build_model("alexnet_mini", 21, 32, width=0.0625, seed=4).eval()
     image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8,
                           generator=torch.Generator().manual_seed(2))
-    square, stride, target = 10, 6, 7
+    square, stride, target = 12, 8, 7
     got = visualisation.occlusion_maps(model, image, target, PIXEL_MEAN, square, stride,
                                        batch_size=4)
 
@@ -67,7 +67,7 @@ def test_occlusion_maps_match_one_forward_pass_per_position():
     unit = int(np.argmax(pool5.sum(axis=(1, 2))))
     assert got["unit"] == unit
     assert got["clean_probability"] == pytest.approx(prob, rel=1e-5)
-    starts = [0, 6, 12, 18, 22]  # 32 - 10 = 22 is the last corner
+    starts = [0, 8, 16, 20]  # 32 - 12 = 20 is the last corner
     assert got["positions"] == starts
     for r, y in enumerate(starts):
         for c, x in enumerate(starts):
