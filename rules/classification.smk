@@ -51,11 +51,7 @@ rule per_layer_table:
     input:
         lambda wc: [classification_result(*cell) for cell in TABLE_CELLS[wc.table].values()],
     output:
-        table=report(
-            "results/tables/{table}.csv",
-            caption="../report/per_layer_table.rst",
-            category=lambda wc: chapter(wc.table),
-        ),
+        table=report_table("{table}", "per_layer_table"),
         compare="results/tables/{table}.compare.csv",
     params:
         columns=lambda wc: list(TABLE_CELLS[wc.table]),
@@ -85,11 +81,7 @@ rule raw_pixel_baseline:
         train="results/data/voc07_trainval_images.h5",
         test="results/data/voc07_test_images.h5",
     output:
-        report(
-            "results/tables/raw_pixels.csv",
-            caption="../report/raw_pixels.rst",
-            category=CHAPTERS[1],
-        ),
+        report_table("raw_pixels", "raw_pixels"),
     params:
         side=32,
         svm=config["classification"],  # the same protocol as every layer's features

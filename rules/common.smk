@@ -44,8 +44,33 @@ def code(*modules):
 
 
 def chapter(item):
-    """Report category of a thesis item named like table4_1 or fig3_2: its chapter."""
-    return CHAPTERS[int(re.fullmatch(r"(table|fig)(\d)_\d+", item).group(2))]
+    """Report category of an output named like table4_1 or fig3_2: its thesis chapter. The demo
+    world's raw-pixel gauge goes with the setup, the other seeds' items after the thesis'."""
+    if item == "raw_pixels":
+        return CHAPTERS[1]
+    thesis = re.fullmatch(r"(table|fig)(\d)_\d+", item)
+    return CHAPTERS[int(thesis.group(2))] if thesis else CHAPTERS["seeds"]
+
+
+def report_table(name, caption):
+    """results/tables/<name>.csv in the report (SPEC §12), its caption report/<caption>.rst;
+    `name` may hold wildcards."""
+    return report(
+        f"results/tables/{name}.csv",
+        caption=f"../report/{caption}.rst",
+        category=lambda wildcards: chapter(name.format(**wildcards)),
+    )
+
+
+def report_figure(name, caption=None):
+    """The PNG and PDF of a figure as layerwise.figures.save_figure writes them; the PNG goes in
+    the report (SPEC §12), its caption report/<caption or name>.rst. `name` may hold wildcards."""
+    png = report(
+        f"results/figures/{name}.png",
+        caption=f"../report/{caption or name}.rst",
+        category=lambda wildcards: chapter(name.format(**wildcards)),
+    )
+    return [png, f"results/figures/{name}.pdf"]
 
 
 def dataset_input(wildcards=None):
