@@ -152,6 +152,7 @@ def pr_grid(curves, class_names, title):
         ax.set_title(class_names[c])
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
+        ax.set_xticks([0, 0.25, 0.5, 0.75, 1], ["0", "", "0.5", "", "1"])
     fig.supxlabel("recall")
     fig.supylabel("precision")
     _net_legend(fig, list(curves))
