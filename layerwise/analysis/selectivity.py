@@ -259,10 +259,10 @@ def filter_entropies(features, labels, n_classes, T=DEFAULT_T, memory_bytes=1 <<
     for c0 in blocks if progress is None else progress(blocks, desc="channel blocks"):
         block = np.asarray(features[:, c0 : c0 + step])
         for j in range(block.shape[1]):
-            # one channel at a time: the block stays in the file's dtype
-            v = block[:, j].reshape(N, P)
-            maxima[c0 + j], curves[c0 + j] = filter_entropy_curves(v, classes, n_classes, T)
-        del block
+            # one channel at a time, a view: the block stays in the file's dtype
+            maxima[c0 + j], curves[c0 + j] = filter_entropy_curves(
+                block[:, j].reshape(N, P), classes, n_classes, T)
+        del block  # and no view of it outlives the loop: two blocks would not fit the budget
     aue = area_under_entropy(curves)
     result = {"aue_label": aue[:, 0], "aue_weighted": aue[:, 1], "aue_spmax": aue[:, 2],
               "dead": maxima <= 0, "max": maxima}
