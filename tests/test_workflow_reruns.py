@@ -68,10 +68,13 @@ def built(smoke_run, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(smoke_run, work, symlinks=True, copy_function=os.link,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    library = work / "layerwise"
-    source = library.resolve()
-    library.unlink()
-    shutil.copytree(source, library, ignore=shutil.ignore_patterns("__pycache__"))
+    library = work / "layerwise"  # copy_workflow's link to the repo's library: made a real copy
+    if library.is_symlink():
+        library.unlink()
+    else:
+        shutil.rmtree(library)  # hard-linked files, which an edit would change in the original
+    shutil.copytree((smoke_run / "layerwise").resolve(), library,
+                    ignore=shutil.ignore_patterns("__pycache__"))
     return work
 
 
