@@ -48,7 +48,7 @@ class Row:
 
 
 def verdict(ok):
-    return "within" if ok else "**OVER**"
+    return "within" if ok else "**OUTSIDE**"
 
 
 def run_timed(cmd, cwd, log):
@@ -61,6 +61,14 @@ def run_timed(cmd, cwd, log):
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     return proc.returncode, time.perf_counter() - start, usage.ru_maxrss * 1024
+
+
+def entropy_figures(printed):
+    """(seconds, peak RSS GiB) from benchmarks/entropy.py's output: its first "N s" figure
+    and its "peak RSS N GiB" (of the timed process, without the file generation)."""
+    seconds = re.search(r"(\d+(?:\.\d+)?) s\b", printed)
+    rss = re.search(r"peak RSS (\d+(?:\.\d+)?) GiB", printed)
+    return (float(seconds[1]) if seconds else None), (float(rss[1]) if rss else None)
 
 
 def load():
@@ -187,14 +195,13 @@ class Bench:
                 self.row(key, value="not measured: its input files could not be built",
                          verdict="failed")
             return
-        config = workdir / "config.yaml"
         self.row("dump", figure="dump throughput / bare forward", budget=">= 0.9",
                  value="running")
         figures, shown, _ = self.python(workdir, "dump", "features.py", "--results", "results",
-                                        "--config", str(config), "--reps", reps,
+                                        "--config", "config.yaml", "--reps", reps,
                                         "--threads", str(self.threads))
         if figures:
-            self.row("dump", value=f"{figures['dump_ratio']:.2f} ({figures['dump_rate']:.0f} "
+            self.row("dump", value=f"{figures['dump_ratio']:.3f} ({figures['dump_rate']:.0f} "
                      f"samples/s dumped, {figures['samples']} test gt boxes, median of {reps})",
                      verdict=verdict(figures["dump_ratio"] >= 0.9), command=shown)
         else:
@@ -206,10 +213,10 @@ class Bench:
                                         "results", "--reps", reps,
                                         "--threads", str(self.threads))
         if figures:
-            self.row("train", value=f"{figures['train_ratio']:.2f} "
+            self.row("train", value=f"{figures['train_ratio']:.3f} "
                      f"({figures['train_rate']:.0f} img/s through the pipeline, median of {reps})",
                      verdict=verdict(figures["train_ratio"] >= 0.9), command=shown)
-            self.row("fcft", value=f"{figures['fcft_ratio']:.2f} (FC-FT {figures['fcft_s']:.1f} s,"
+            self.row("fcft", value=f"{figures['fcft_ratio']:.3f} (FC-FT {figures['fcft_s']:.1f} s,"
                      f" FT {figures['ft_s']:.1f} s for 20 iterations, median of {reps})",
                      verdict=verdict(figures["fcft_ratio"] <= 0.5), command=shown)
         else:
@@ -231,26 +238,18 @@ class Bench:
         workdir.mkdir(parents=True, exist_ok=True)
         self.row(key, value="running")
         cmd = [sys.executable, str(script)]
-        code, wall, rss = run_timed(cmd, workdir, workdir / "entropy.log")
+        code, _, _ = run_timed(cmd, workdir, workdir / "entropy.log")
         printed = (workdir / "entropy.log").read_text().strip()
-        shown = f"`cd {workdir} && .venv/bin/python {script}`"
+        shown = f"`cd {workdir} && {REPO}/.venv/bin/python {script}`"
         if code != 0:
             self.row(key, value=f"failed (exit {code})", verdict="failed", command=shown)
             self.notes.append(f"benchmarks/entropy.py failed:\n\n```\n{printed[-1500:]}\n```")
             return
-        seconds = self.entropy_seconds(printed)
-        ok = seconds is not None and seconds <= 120 and rss <= 2 * GIB
-        self.row(key, value=(f"{seconds:.0f} s" if seconds is not None else "see below")
-                 + f", peak RSS {rss / GIB:.2f} GiB (whole process)",
-                 verdict=verdict(ok) if seconds is not None else "see below", command=shown)
+        seconds, rss = entropy_figures(printed)
+        found = seconds is not None and rss is not None
+        self.row(key, value=f"{seconds:.0f} s, peak RSS {rss:.2f} GiB" if found else "see below",
+                 verdict=verdict(found and seconds <= 120 and rss <= 2), command=shown)
         self.notes.append("benchmarks/entropy.py printed:\n\n```\n" + printed[-2000:] + "\n```")
-
-    @staticmethod
-    def entropy_seconds(printed):
-        """The entropy time benchmarks/entropy.py reports: its first 'N s' figure on a line
-        that names the three methods or the layer, else its first 'N s' figure."""
-        times = re.findall(r"(\d+(?:\.\d+)?)\s*s\b", printed)
-        return float(times[0]) if times else None
 
     # --- peak memory ---------------------------------------------------------------------------
 
