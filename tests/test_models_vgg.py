@@ -1,4 +1,4 @@
-"""VGG-16 / vgg_mini, spatial pyramid pooling and the fine-tuning crop switch (seed 004, seed 000)."""
+"""VGG-16 / vgg_mini, spatial pyramid pooling and the fine-tuning crop switch (seeds 004, 000)."""
 
 import numpy as np
 import pytest
