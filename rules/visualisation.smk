@@ -19,7 +19,7 @@ rule top9_patches:
         features=f"results/features/{VIS['network']}/voc07_test_gtboxes/{{layer}}.h5",
         patches="results/data/voc07_test_gtboxes.h5",
     output:
-        multiext("results/figures/fig_top9_{layer}", ".png", ".pdf"),
+        report_figure("fig_top9_{layer}", "fig_top9"),
     params:
         network=VIS["network"],
         units=VIS["units"],
@@ -45,7 +45,7 @@ rule occlusion:
         model=f"results/models/{VIS['occlusion']['network']}.pt",
         patches="results/data/voc07_test_gtboxes.h5",
     output:
-        multiext("results/figures/fig_occlusion", ".png", ".pdf"),
+        report_figure("fig_occlusion"),
     params:
         network=VIS["occlusion"]["network"],
         occlusion=VIS["occlusion"],
