@@ -11,7 +11,9 @@ three AuE are the entropy of the class distribution of all its positions.
 
 All thresholds are handled at once: each value goes to the bucket
 max{k : v >= t_k}; one ``np.bincount`` over (class, bucket) and a reverse
-cumulative sum over buckets give the histogram at every threshold.
+cumulative sum over buckets give the histogram at every threshold. float16
+dumps (the default) skip the per-value bucketing: one ``np.bincount`` over
+(class, float16 bit pattern) is bucketed pattern by pattern instead.
 """
 
 import math
