@@ -83,6 +83,8 @@ SMOKE_TARGETS = [
     "results/figures/fig_top9_pool5.png", "results/figures/fig_occlusion.png",
     "results/tables/table2_1.csv", "results/tables/table3_1.csv", "results/figures/fig2_2.png",
     "results/figures/fig3_4.png", "results/figures/fig4_1.png", "results/figures/fig3_1.png",
+    "results/tables/table_patch.csv", "results/figures/fig_patch_pr.png",
+    "results/tables/table_cache.csv",
 ]
 
 

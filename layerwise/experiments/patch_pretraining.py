@@ -79,10 +79,10 @@ def positive_weights(targets, classes=None):
 
 def summed_confusion(truth, predicted):
     """Seed 000 §5: per-class confusion matrices (sklearn's multilabel_confusion_matrix, K x 2
-    x 2) summed over the classes into one {tn, fp, fn, tp}."""
+    x 2) summed over the classes into one {tp, fp, fn, tn}."""
     (tn, fp), (fn, tp) = multilabel_confusion_matrix(np.asarray(truth, dtype=int),
                                                      np.asarray(predicted, dtype=int)).sum(0)
-    return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
+    return {"tp": int(tp), "fp": int(fp), "fn": int(fn), "tn": int(tn)}
 
 
 def precision_recall(counts):
@@ -190,7 +190,8 @@ def precision_recall_figure(table, title):
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     for column in ("precision", "recall"):
         ax.plot(table["switch_epoch"], table[column], marker="o", label=column)
-    ax.set(xlabel="switch_epoch (epochs trained on patches)", ylabel="%", title=title)
+    ax.set(xlabel="switch_epoch (epochs trained on patches)", ylabel="%", title=title,
+           xticks=table["switch_epoch"])
     ax.legend()
     return fig
 
@@ -200,6 +201,6 @@ def training_time_figure(table, title):
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     ax.plot(table["switch_epoch"], table["train_time_s"], marker="o", color="tab:gray")
     ax.set(xlabel="switch_epoch (epochs trained on patches)", ylabel="training wall time (s)",
-           title=title)
+           title=title, xticks=table["switch_epoch"])
     ax.set_ylim(bottom=0)
     return fig
