@@ -83,7 +83,8 @@ def occluded_images(image, corners, square, grey):
 
 @torch.no_grad()
 def pool5_and_probabilities(model, images, pixel_mean, device="cpu"):
-    """pool5 maps (N, C, H, W) and class probabilities (N, K) of uint8 images, in eval mode."""
+    """pool5 maps (N, C, H, W) and class probabilities (N, K) of uint8 images (the caller sets
+    eval mode)."""
     keep = {model.tap_module["pool5"]: None}
     logits = model.walk(preprocess(images.to(device), pixel_mean), keep=keep)
     return keep[model.tap_module["pool5"]].cpu(), torch.softmax(logits, dim=1).cpu()

@@ -78,6 +78,16 @@ def test_occlusion_maps_match_one_forward_pass_per_position():
             assert got["probability"][r, c] == pytest.approx(p, rel=1e-4, abs=1e-7)
 
 
+def test_class_probabilities_in_batches_equal_one_pass():
+    model = build_model("alexnet_mini", 21, 32, width=0.0625, seed=1).eval()
+    images = torch.randint(0, 256, (7, 3, 32, 32), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
+    got = visualisation.class_probabilities(model.train(), images, PIXEL_MEAN, batch_size=3)
+    with torch.no_grad():
+        want = torch.softmax(model.eval()(preprocess(images, PIXEL_MEAN)), dim=1)
+    torch.testing.assert_close(got, want)  # and dropout was off despite train()
+
+
 def test_confident_examples_take_one_box_per_class():
     labels = np.array([0, 0, 1, 2, 1])
     probs = np.zeros((5, 21))
