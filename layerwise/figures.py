@@ -66,7 +66,7 @@ def _class_grid(n_classes, title):
     for ax in axes.flat[n_classes:]:
         ax.set_visible(False)
     fig.suptitle(title)
-    return fig, axes.flat
+    return fig, axes.flat[:n_classes]
 
 
 def _net_legend(fig, nets):
@@ -86,7 +86,7 @@ def aue_histograms(aue, layers, methods, title):
             values = [aue[net][layer][column] for net in aue]
             bins = np.histogram_bin_edges(np.concatenate(values), bins=20)
             for net, v in zip(aue, values):
-                ax.hist(v, bins=bins, color=NET_COLOURS[net], alpha=0.5, label=net)
+                ax.hist(v, bins=bins, color=NET_COLOURS[net], alpha=0.5)
             ax.set_title(layer if i == 0 else "")
             ax.set_xlabel("AuE (bits)" if i == len(methods) - 1 else "")
             ax.set_ylabel(f"{method}\nfilters" if j == 0 else "")
@@ -108,8 +108,7 @@ def mcaue_curves(mcaue, layers, methods, title):
             for net in mcaue:
                 curve = mcaue[net][layer][column]
                 fraction = np.arange(1, len(curve) + 1) / len(curve)
-                ax.plot(fraction, curve, styles[net], color=colours[layer],
-                        label=f"{layer} {net}")
+                ax.plot(fraction, curve, styles[net], color=colours[layer])
         ax.set_title(method)
         ax.set_ylabel("MCAuE (bits)")
     ax.set_xlabel("fraction of filters (most selective first)")
@@ -125,8 +124,6 @@ def precision_grid(curves, class_names, title):
     of each class. ``curves[net]`` = (n_above (K, n, T), precision (K, n, T))."""
     fig, axes = _class_grid(len(class_names), title)
     for c, ax in enumerate(axes):
-        if c >= len(class_names):
-            break
         for net, (n_above, precision) in curves.items():
             for x, y in zip(n_above[c], precision[c]):
                 ax.plot(x, y, color=NET_COLOURS[net], lw=1, alpha=0.8)
@@ -144,8 +141,6 @@ def pr_grid(curves, class_names, title):
     ``curves[net][c]`` is a list of (recall, precision) arrays."""
     fig, axes = _class_grid(len(class_names), title)
     for c, ax in enumerate(axes):
-        if c >= len(class_names):
-            break
         for net, per_class in curves.items():
             for recall, precision in per_class[c]:
                 ax.plot(recall, precision, color=NET_COLOURS[net], lw=1, alpha=0.8)
@@ -164,8 +159,6 @@ def subset_ap_grid(subsets, class_names, title):
     ``subsets[net]`` = (ks, aps (K, len(ks)) in percent)."""
     fig, axes = _class_grid(len(class_names), title)
     for c, ax in enumerate(axes):
-        if c >= len(class_names):
-            break
         for net, (ks, aps) in subsets.items():
             ax.plot(ks, aps[c], "o-", color=NET_COLOURS[net], ms=2.5, lw=1)
         ax.set_xscale("log")
