@@ -27,8 +27,12 @@ rule patch_pretraining:
         # Results depend on the thread count (CPU reductions split by thread), so it comes from
         # the config, not from how many cores the scheduler grants.
         torch_threads=config["threads"],
-        code=code("experiments/__init__.py", "experiments/patch_pretraining.py", "models.py",
-                  "training.py"),
+        code=code(
+            "experiments/__init__.py",
+            "experiments/patch_pretraining.py",
+            "models.py",
+            "training.py",
+        ),
     log:
         "results/logs/experiments/patch_pretraining/switch_{switch}.log",
     benchmark:
@@ -51,7 +55,7 @@ rule table_patch:
             switch=sorted(PATCH["switch_epochs"]),
         ),
     output:
-        "results/tables/table_patch.csv",
+        report_table("table_patch", "table_patch"),
     log:
         "results/logs/tables/table_patch.log",
     benchmark:
@@ -69,8 +73,8 @@ rule fig_patch:
     input:
         "results/tables/table_patch.csv",
     output:
-        pr=multiext("results/figures/fig_patch_pr", ".png", ".pdf"),
-        time=multiext("results/figures/fig_patch_time", ".png", ".pdf"),
+        pr=report_figure("fig_patch_pr"),
+        time=report_figure("fig_patch_time"),
     params:
         model=config["model"],
         run=RUN_LABEL,
@@ -101,8 +105,12 @@ rule similarity_cache:
         pixel_mean=config["data"]["pixel_mean"],
         device=config["device"],
         torch_threads=config["threads"],  # see rule patch_pretraining
-        code=code("experiments/__init__.py", "experiments/similarity_cache.py", "models.py",
-                  "training.py"),
+        code=code(
+            "experiments/__init__.py",
+            "experiments/similarity_cache.py",
+            "models.py",
+            "training.py",
+        ),
     log:
         "results/logs/experiments/similarity_cache/{training}.log",
     benchmark:
@@ -120,9 +128,11 @@ rule similarity_cache:
 
 rule table_cache:
     input:
-        expand("results/experiments/similarity_cache/{training}.csv", training=["normal", "caching"]),
+        expand(
+            "results/experiments/similarity_cache/{training}.csv", training=["normal", "caching"]
+        ),
     output:
-        "results/tables/table_cache.csv",
+        report_table("table_cache", "table_cache"),
     log:
         "results/logs/tables/table_cache.log",
     benchmark:
