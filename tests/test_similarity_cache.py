@@ -124,7 +124,7 @@ def test_a_batch_of_cache_hits_trains_nothing(data):
 
 
 def test_run_is_deterministic_and_counts_every_sample(data):
-    runs = [sc.run(*data, training=t, model_cfg=MODEL, cfg=CFG, seed=0, pixel_mean=MEAN,
+    runs = [sc.run(*data, training=t, num_classes=4, model_cfg=MODEL, cfg=CFG, seed=0, pixel_mean=MEAN,
                    threads=1) for t in ("caching", "caching", "normal")]
     for rows in runs:
         for row in rows:
@@ -137,4 +137,4 @@ def test_run_is_deterministic_and_counts_every_sample(data):
     assert [(r["epoch"], r["cache_hits"], r["samples_trained"]) for r in runs[2]] == [
         (1, 0, 20), (2, 0, 20)]
     with pytest.raises(ValueError, match="fancy"):
-        sc.run(*data, training="fancy", model_cfg=MODEL, cfg=CFG, seed=0, pixel_mean=MEAN)
+        sc.run(*data, training="fancy", num_classes=4, model_cfg=MODEL, cfg=CFG, seed=0, pixel_mean=MEAN)

@@ -122,22 +122,21 @@ def train_epoch(model, optimizer, images, labels, epoch, first_step, cache, *, l
     return hits, trained, len(batches)
 
 
-def run(images, labels, val_images, val_labels, *, training, model_cfg, cfg, seed, pixel_mean,
-        device="cpu", threads=None, progress=False):
+def run(images, labels, val_images, val_labels, *, training, num_classes, model_cfg, cfg, seed,
+        pixel_mean, device="cpu", threads=None, progress=False):
     """Seed 003 §7.1, Fig. 7: train a fresh network from `seed`'s initialisation on a
     classification set with `training` "normal" or "caching", scoring validation top-1 after
     every epoch.
 
-    images: uint8 (N, 3, S, S) with S >= the input size, labels (N,) class ids. model_cfg: the
-    config's `model` section; cfg: `experiments.similarity_cache` (epochs, batch_size, lr,
-    momentum, weight_decay, crop, mirror, layer, hit_side). Both trainings see the same batches
-    in the same order. Returns one row per epoch: {training, epoch (1-based), accuracy (%),
+    images: uint8 (N, 3, S, S) with S >= the input size, labels (N,) class ids below
+    `num_classes`. model_cfg: the config's `model` section; cfg: `experiments.similarity_cache`
+    (epochs, batch_size, lr, momentum, weight_decay, crop, mirror, layer, hit_side). Both
+    trainings see the same batches in the same order. Returns one row per epoch: {training, epoch (1-based), accuracy (%),
     cache_hits, samples_trained, wall_time_s (the epoch's SGD wall time, varies)}.
     """
     if training not in TRAININGS:
         raise ValueError(f"training {training!r}: expected one of {TRAININGS}")
     set_determinism(threads)
-    num_classes = int(labels.max()) + 1
     model = build_model(**model_cfg, num_classes=num_classes, seed=seed).to(device).train()
     optimizer = sgd([model], cfg["lr"], cfg["momentum"], cfg["weight_decay"])
     cache = None
