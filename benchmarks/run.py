@@ -315,9 +315,11 @@ class Bench:
             lines += ["", "## Where the time goes: job seconds by stage (`benchmark:` files)",
                       "", "Jobs of one run overlap when Snakemake runs them side by side, so "
                       "the sums can exceed the run's wall time.", "",
-                      "| run | stage | jobs | job seconds | peak RSS MiB |", "|---|---|---|---|---|"]
+                      "| run | stage | jobs | job seconds | peak RSS MiB |",
+                      "|---|---|---|---|---|"]
             for (run, stage), r in stages.sort_values("s", ascending=False).iterrows():
-                lines.append(f"| {run} | {stage} | {r['jobs']:.0f} | {r['s']:.0f} | {r['rss']:.0f} |")
+                lines.append(f"| {run} | {stage} | {r['jobs']:.0f} | {r['s']:.0f} | "
+                             f"{r['rss']:.0f} |")
             lines += ["", "## Every job: wall time and peak RSS (`benchmark:` files)", "",
                       "| run | job | wall s | peak RSS MiB |", "|---|---|---|---|"]
             for job in sorted(self.jobs, key=lambda j: (j["run"], -j["s"])):
