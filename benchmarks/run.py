@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run.py [--configfile configs/smoke.yaml] [--reps 5]
                                        [--scratch /tmp/layerwise-bench] [--out BENCHMARKS.md]
+                                       [--skip STEP ...] [--resume]
 
 Runs in copies of the workflow under `--scratch`, never in the user's results/:
 1. `table2_3` from scratch (the headline command, `snakemake -j4`), in <scratch>/table2_3;
@@ -11,7 +12,9 @@ Runs in copies of the workflow under `--scratch`, never in the user's results/:
 4. `all` from scratch (`snakemake -j2`, SPEC §14), in <scratch>/all;
 5. the no-op run there (--reps runs, median);
 6. the peak RSS of every job, from the `benchmark:` files of both runs.
-BENCHMARKS.md is rewritten after every step, so an interrupted run keeps what it measured.
+BENCHMARKS.md is rewritten after every step, so an interrupted run keeps what it measured, and
+every row says when it was measured and under which load. `--skip` leaves steps out; `--resume`
+keeps the rows an earlier run in the same scratch folder measured (the file lists every run).
 """
 
 import argparse
@@ -24,7 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +48,7 @@ class Row:
     budget: str = ""
     verdict: str = "pending"
     command: str = ""
+    when: str = ""
 
 
 def verdict(ok):
@@ -89,11 +93,16 @@ class Bench:
         self.threads = cfg["threads"]
         self.machine = (f"{os.cpu_count()} cores, torch {torch.__version__.split('+')[0]}, "
                         f"{self.threads} threads")
-        self.rows = {}
-        self.notes = []
-        self.jobs = []
+        self.rows, self.notes, self.jobs = {}, [], []
         self.started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        self.load_start = load()
+        self.invocations = []
+        self.state = self.scratch / "rows.json"
+        if args.resume and self.state.exists():
+            state = json.loads(self.state.read_text())
+            self.rows = {k: Row(**r) for k, r in state["rows"].items()}
+            self.notes, self.invocations = state["notes"], state["invocations"]
+        self.invocations.append(f"{' '.join(['benchmarks/run.py', *sys.argv[1:]])} "
+                                f"(started {self.started}, load {load()})")
 
     # --- bookkeeping ---------------------------------------------------------------------------
 
@@ -101,6 +110,11 @@ class Bench:
         self.rows.setdefault(key, Row(figure=fields.pop("figure", key)))
         for name, value in fields.items():
             setattr(self.rows[key], name, value)
+        self.rows[key].when = f"{time.strftime('%H:%M', time.gmtime())}, {load()}"
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        self.state.write_text(json.dumps({"rows": {k: asdict(r) for k, r in self.rows.items()},
+                                          "notes": self.notes,
+                                          "invocations": self.invocations}))
         self.write()
 
     def snakemake(self, *args):
@@ -288,23 +302,25 @@ class Bench:
         lines = [
             "# Benchmarks (SPEC §14)",
             "",
-            f"Written by `make bench` (`.venv/bin/python benchmarks/run.py"
-            f"{' ' + ' '.join(sys.argv[1:]) if sys.argv[1:] else ''}`), started {self.started}. "
+            "Written by `make bench` (`.venv/bin/python benchmarks/run.py`); this file comes from "
+            + "; then ".join(f"`{i}`" for i in self.invocations) + ". "
             f"Config: `config.yaml`{' + ' + ' '.join(self.args.configfile) if self.config else ''}"
             f" (the demo world: demo numbers, not the thesis'). Runs happen in copies of the "
             f"workflow under `{self.scratch}`, never in `results/`.",
             "",
             f"Machine: {cpu}, {os.cpu_count()} cores, no GPU, torch {torch.__version__}, "
-            f"{self.threads} torch threads per job (config `threads`). The machine is shared: "
-            f"load average (1, 5, 15 min) {self.load_start} at the start, {load()} at the last "
-            f"update; loads above 2 slow every figure below, ratios least.",
+            f"{self.threads} torch threads per job (config `threads`). The machine is shared "
+            "with other work: each row gives the time (UTC) and the load average (1, 5, 15 min) "
+            "when it was measured. A load above 2 (the core count) slows every figure, the "
+            "side-by-side ratios least.",
             "",
-            "| figure | measured | budget | verdict | machine | command |",
-            "|---|---|---|---|---|---|",
+            "| figure | measured | budget | verdict | machine | measured at (UTC, load) "
+            "| command |",
+            "|---|---|---|---|---|---|---|",
         ]
         for r in self.rows.values():
             lines.append(f"| {r.figure} | {r.value} | {r.budget} | {r.verdict} | {self.machine} "
-                         f"| {r.command} |")
+                         f"| {r.when} | {r.command} |")
         for note in self.notes:
             lines += ["", note]
         if self.jobs:
@@ -337,20 +353,25 @@ def main():
     parser.add_argument("--out", default=str(REPO / "BENCHMARKS.md"))
     parser.add_argument("--skip", nargs="*", default=[], choices=["table2_3", "micro", "entropy",
                                                                   "all"],
-                        help="leave these steps out (for debugging; the file says so)")
+                        help="leave these steps out (their rows stay pending, or as --resume "
+                        "found them)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the rows an earlier run in the same --scratch measured")
     args = parser.parse_args()
     bench = Bench(args)
     workdir = None
     if "table2_3" not in args.skip:
         workdir = bench.table2_3()
     if "micro" not in args.skip:
-        bench.micro(workdir or bench.fresh_workdir("table2_3"))
+        bench.micro(workdir or bench.fresh_workdir("micro"))
     if "entropy" not in args.skip:
         bench.entropy()
     runs = [workdir] if workdir else []
     if "all" not in args.skip:
         runs.append(bench.everything())
-    bench.job_memory(*runs)
+    if runs:
+        bench.job_memory(*runs)
+    bench.write()
     print(Path(args.out).read_text())
 
 
