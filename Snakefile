@@ -21,6 +21,7 @@ include: "rules/features.smk"
 include: "rules/classification.smk"
 include: "rules/selectivity.smk"
 include: "rules/visualisation.smk"
+include: "rules/detection.smk"
 include: "rules/experiments.smk"
 
 

@@ -181,6 +181,11 @@ def table_targets():
     return expand("results/tables/{table}.csv", table=tables)
 
 
+def detection_targets():
+    tables = ["table2_2", "table2_3", "table4_2", "table5_2"]
+    return expand("results/tables/{table}.csv", table=tables)
+
+
 def visualisation_targets():
     layers = config["visualisation"]["layers"]
     return expand("results/figures/fig_top9_{layer}.png", layer=layers) + [
@@ -217,6 +222,7 @@ def all_targets():
         + model_targets()
         + table_targets()
         + visualisation_targets()
+        + detection_targets()
         + selectivity_targets()
         + experiment_targets()
     )

@@ -93,6 +93,16 @@ def test_cache_rows_follow_the_images_and_shards_cover_the_split(model, split, t
     np.testing.assert_array_equal(np.concatenate(parts), whole)
     with cache.RegionCache(two, "pool5") as reader:
         assert reader.image_ids == ids and len(reader) == len(ids)
+    # blocks of whole images (any block size, in and out of order) read what the file holds
+    order = list(range(len(ids))) + [5, 2, 3, 0, 1, 7, 6]
+    for block_rows in (1, 7, 10_000):
+        with cache.RegionCache(two, "pool5", block_rows=block_rows) as reader:
+            for i in order:
+                feats, b, lab = reader(i)
+                lo, hi = offsets[i], offsets[i + 1]
+                np.testing.assert_array_equal(feats, whole[lo:hi].reshape(hi - lo, -1))
+                np.testing.assert_array_equal(b, boxes[lo:hi])
+                np.testing.assert_array_equal(lab, labels[lo:hi])
 
 
 def test_fc_from_the_float16_cache_equals_a_full_forward_of_the_crops(model, split, tmp_path):
