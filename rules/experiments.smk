@@ -3,6 +3,11 @@
 
 PATCH = config["experiments"]["patch_pretraining"]
 CACHE = config["experiments"]["similarity_cache"]
+if max(PATCH["switch_epochs"]) > PATCH["epochs"]:
+    raise ValueError(
+        "config key experiments.patch_pretraining.switch_epochs: "
+        f"{max(PATCH['switch_epochs'])} is more than epochs ({PATCH['epochs']})"
+    )
 
 
 wildcard_constraints:

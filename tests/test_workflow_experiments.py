@@ -49,3 +49,15 @@ def test_table_cache_compares_normal_and_caching_training(smoke_run):
         assert rows["accuracy"].between(0, 100).all()
     assert table["training"].unique().tolist() == ["normal", "caching"]
     assert (table.loc[table["training"] == "normal", "cache_hits"] == 0).all()
+
+
+def test_a_switch_epoch_beyond_the_epochs_is_refused_at_start_up(tmp_path):
+    from workflow import copy_workflow, snakemake
+
+    workdir = copy_workflow(tmp_path)
+    (workdir / "bad.yaml").write_text(
+        "experiments:\n  patch_pretraining: {switch_epochs: [0, 5], epochs: 2}\n")
+    code, out = snakemake(workdir, "-n", "results/tables/table_patch.csv", "--configfile",
+                          "configs/smoke.yaml", "bad.yaml")
+    assert code != 0
+    assert "config key experiments.patch_pretraining.switch_epochs: 5 is more than epochs" in out
