@@ -18,7 +18,9 @@ case fails. The user's results/ is never touched.
 
 import argparse
 import filecmp
+import json
 import os
+import re
 import random
 import shutil
 import signal
@@ -228,12 +230,13 @@ BAD_FILES = [
 
 
 def real_world(world, voc=None):
-    """Overlay pointing the workflow at real-layout roots: a copy of the smoke world."""
+    """Overlay pointing the workflow at real-layout roots: a copy of the smoke world. Paths are
+    written as JSON strings, which YAML reads whatever quotes they hold."""
     voc = voc or world / "VOCdevkit"
     return ("data:\n  source: real\n"
-            f"  imagenet_root: {str(world / 'ILSVRC')!r}\n"
-            f"  voc_root: {str(voc)!r}\n"
-            f"  sun_root: {str(world / 'SUN397')!r}\n")
+            f"  imagenet_root: {json.dumps(str(world / 'ILSVRC'))}\n"
+            f"  voc_root: {json.dumps(str(voc))}\n"
+            f"  sun_root: {json.dumps(str(world / 'SUN397'))}\n")
 
 
 def bad_file_cases(root, world):
@@ -352,7 +355,10 @@ def _fresh(folder):
     return folder
 
 
-def drill(scratch, seed):
+GROUPS = ("crashes", "bad-files", "configs", "pickled", "paths")
+
+
+def drill(scratch, seed, groups=GROUPS):
     root = Path(scratch)
     root.mkdir(parents=True, exist_ok=True)
     for old in root.iterdir():  # a previous drill's cases; its base run is brought up to date
@@ -368,20 +374,23 @@ def drill(scratch, seed):
         raise RuntimeError("the drill's uninterrupted smoke run failed:\n" + out[-3000:])
     rng = random.Random(seed)
     rows = []
-    # The crash cases run in a copy, so `base` stays the uninterrupted reference.
-    crashes = root / "crashes"
-    shutil.copytree(base, crashes, symlinks=True)
-    reference = _fresh(root / "reference")
-    for name, outputs, log in KILLED:
-        rows.append(crash_case(crashes, reference, rng, name, outputs, log))
-        print_row(rows[-1])
+    if "crashes" in groups:
+        # The crash cases run in a copy, so `base` stays the uninterrupted reference.
+        crashes = root / "crashes"
+        shutil.copytree(base, crashes, symlinks=True)
+        reference = _fresh(root / "reference")
+        for name, outputs, log in KILLED:
+            rows.append(crash_case(crashes, reference, rng, name, outputs, log))
+            print_row(rows[-1])
     world = base / "resources/demo"
-    for row in bad_file_cases(root, world) + config_cases(root, world):
-        rows.append(row)
-        print_row(row)
-    for case in (pickled_checkpoint_case, odd_paths_case):
-        rows.append(case(root, base))
-        print_row(rows[-1])
+    for group, cases in (("bad-files", bad_file_cases), ("configs", config_cases)):
+        for row in cases(root, world) if group in groups else []:
+            rows.append(row)
+            print_row(row)
+    for group, case in (("pickled", pickled_checkpoint_case), ("paths", odd_paths_case)):
+        if group in groups:
+            rows.append(case(root, base))
+            print_row(rows[-1])
     return rows
 
 
@@ -389,10 +398,27 @@ def print_row(row):
     print(f"{'PASS' if row.passed else 'FAIL'}  {row.case}: {row.observed}", flush=True)
 
 
+def read_table(path):
+    """The rows of a table written by `table` (pipes inside cells are escaped)."""
+    rows = []
+    for line in Path(path).read_text().splitlines()[2:]:
+        if not line.startswith("| "):
+            break
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        rows.append(Row(cells[0], cells[1], cells[2].replace("\\|", "|"), cells[3] == "pass"))
+    return rows
+
+
+def merged(old, new):
+    """`old` rows with those of the same case replaced by `new`; new cases appended."""
+    fresh = {r.case: r for r in new}
+    return [fresh.pop(r.case, r) for r in old] + list(fresh.values())
+
+
 def table(rows):
     lines = ["| case | expected | observed | result |", "|---|---|---|---|"]
     for r in rows:
-        observed = r.observed.replace("|", "\\|")
+        observed = r.observed.replace("|", "\\|").replace("`", "'")
         lines.append(f"| {r.case} | {r.expected} | {observed} | "
                      f"{'pass' if r.passed else '**FAIL**'} |")
     return "\n".join(lines)
@@ -403,16 +429,24 @@ def main():
     parser.add_argument("--scratch", default="/tmp/layerwise-drill")
     parser.add_argument("--seed", type=int, default=0, help="seeds the kill moments")
     parser.add_argument("--out", help="also write the table (Markdown) to this file")
+    parser.add_argument("--only", nargs="+", choices=GROUPS, default=GROUPS,
+                        help="run these groups of cases; --out keeps the other rows it holds")
     args = parser.parse_args()
     start = time.time()
-    rows = drill(args.scratch, args.seed)
-    text = table(rows)
-    summary = (f"{sum(r.passed for r in rows)} of {len(rows)} cases pass; drill seed "
-               f"{args.seed}; {time.time() - start:.0f} s; torch {torch.__version__}, "
-               f"{os.cpu_count()} cores")
-    print("\n" + text + "\n\n" + summary)
+    rows = drill(args.scratch, args.seed, args.only)
+    this_run = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(start))}: "
+                f"{', '.join(args.only)}; drill seed {args.seed}; {time.time() - start:.0f} s; "
+                f"torch {torch.__version__}, {os.cpu_count()} cores")
+    runs = [this_run]
+    if args.out and set(args.only) != set(GROUPS) and Path(args.out).exists():
+        previous = Path(args.out).read_text()
+        rows = merged(read_table(args.out), rows)
+        runs = re.findall(r"^- run (.*)$", previous, re.M) + runs
+    summary = (f"{sum(r.passed for r in rows)} of {len(rows)} cases pass.\n\n"
+               + "\n".join(f"- run {r}" for r in runs))
+    print("\n" + table(rows) + "\n\n" + summary)
     if args.out:
-        Path(args.out).write_text(text + "\n\n" + summary + "\n")
+        Path(args.out).write_text(table(rows) + "\n\n" + summary + "\n")
     sys.exit(0 if all(r.passed for r in rows) else 1)
 
 
