@@ -42,7 +42,7 @@ rule table2_1:
         alexnet=expand("results/analysis/entropy/alexnet/{layer}.csv", layer=FEATURE_LAYERS),
         ft=expand("results/analysis/entropy/ft/{layer}.csv", layer=FEATURE_LAYERS),
     output:
-        table="results/tables/table2_1.csv",
+        table=report_table("table2_1", "table2_1"),
         compare="results/tables/table2_1.compare.csv",
     params:
         layers=FEATURE_LAYERS,
@@ -66,8 +66,8 @@ rule entropy_figures:
         alexnet=expand("results/analysis/entropy/alexnet/{layer}.csv", layer=FEATURE_LAYERS),
         ft=expand("results/analysis/entropy/ft/{layer}.csv", layer=FEATURE_LAYERS),
     output:
-        fig2_1=multiext("results/figures/fig2_1", ".png", ".pdf"),
-        fig2_2=multiext("results/figures/fig2_2", ".png", ".pdf"),
+        fig2_1=report_figure("fig2_1"),
+        fig2_2=report_figure("fig2_2"),
     params:
         layers=FEATURE_LAYERS,
         run=RUN_LABEL,
@@ -90,8 +90,8 @@ rule unit_figures:
         alexnet="results/features/alexnet/voc07_test_gtboxes/pool5.h5",
         ft="results/features/ft/voc07_test_gtboxes/pool5.h5",
     output:
-        fig3_1=multiext("results/figures/fig3_1", ".png", ".pdf"),
-        fig3_2=multiext("results/figures/fig3_2", ".png", ".pdf"),
+        fig3_1=report_figure("fig3_1"),
+        fig3_2=report_figure("fig3_2"),
     params:
         T=SELECTIVITY["thresholds"],
         top=SELECTIVITY["top_filters"],
@@ -156,7 +156,7 @@ rule table3_1:
         alexnet="results/analysis/units/alexnet/subset_ap.csv",
         ft="results/analysis/units/ft/subset_ap.csv",
     output:
-        table="results/tables/table3_1.csv",
+        table=report_table("table3_1", "table3_1"),
         compare="results/tables/table3_1.compare.csv",
     params:
         run=RUN_LABEL,
@@ -180,8 +180,8 @@ rule subset_figures:
         ft="results/analysis/units/ft/subset_ap.csv",
         ft_ranking="results/analysis/units/ft/ranking.csv",
     output:
-        fig3_4=multiext("results/figures/fig3_4", ".png", ".pdf"),
-        fig3_5=multiext("results/figures/fig3_5", ".png", ".pdf"),
+        fig3_4=report_figure("fig3_4"),
+        fig3_5=report_figure("fig3_5"),
     params:
         top=SELECTIVITY["overlap_top"],
         run=RUN_LABEL,
@@ -204,7 +204,7 @@ rule fig4_1:
         snapshots=[snapshot_path(i) for i in SELECTIVITY["fig4_1_snapshots"]],
         curve="results/logs/pretrain_curve.csv",
     output:
-        multiext("results/figures/fig4_1", ".png", ".pdf"),
+        report_figure("fig4_1"),
     params:
         iterations=SELECTIVITY["fig4_1_snapshots"],
         run=RUN_LABEL,
