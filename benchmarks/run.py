@@ -18,6 +18,7 @@ keeps the rows an earlier run in the same scratch folder measured (the file list
 """
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -26,7 +27,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -97,25 +100,48 @@ class Bench:
         self.started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         self.invocations = []
         self.state = self.scratch / "rows.json"
+        self.mine = set()  # the rows this run measures; the others are read back from the state
+        self.lock = threading.Lock()
         if args.resume and self.state.exists():
-            state = json.loads(self.state.read_text())
-            self.rows = {k: Row(**r) for k, r in state["rows"].items()}
-            self.notes, self.invocations = state["notes"], state["invocations"]
+            self.read_state()
         self.invocations.append(f"{' '.join(['benchmarks/run.py', *sys.argv[1:]])} "
                                 f"(started {self.started}, load {load()})")
 
     # --- bookkeeping ---------------------------------------------------------------------------
 
+    def read_state(self):
+        """Merge the state file: its rows, notes, jobs and runs, except the rows this run owns
+        (another --resume run in the same scratch folder may be writing beside this one)."""
+        state = json.loads(self.state.read_text())
+        mine = {k: self.rows[k] for k in self.mine}
+        self.rows = {k: mine.get(k, Row(**r)) for k, r in state["rows"].items()}
+        self.rows.update(mine)
+        self.notes += [n for n in state["notes"] if n not in self.notes]
+        self.invocations = state["invocations"] + [i for i in self.invocations
+                                                   if i not in state["invocations"]]
+        self.jobs = self.jobs or state.get("jobs", [])
+
     def row(self, key, **fields):
-        self.rows.setdefault(key, Row(figure=fields.pop("figure", key)))
-        for name, value in fields.items():
-            setattr(self.rows[key], name, value)
-        self.rows[key].when = f"{time.strftime('%H:%M', time.gmtime())}, {load()}"
-        self.scratch.mkdir(parents=True, exist_ok=True)
-        self.state.write_text(json.dumps({"rows": {k: asdict(r) for k, r in self.rows.items()},
-                                          "notes": self.notes,
-                                          "invocations": self.invocations}))
-        self.write()
+        with self.lock:
+            self.mine.add(key)
+            self.rows.setdefault(key, Row(figure=fields.pop("figure", key)))
+            for name, value in fields.items():
+                setattr(self.rows[key], name, value)
+            self.rows[key].when = f"{time.strftime('%H:%M', time.gmtime())}, {load()}"
+        self.save()
+
+    def save(self):
+        """Write the state file and BENCHMARKS.md, merged with a concurrent --resume run's."""
+        with self.lock:
+            self.scratch.mkdir(parents=True, exist_ok=True)
+            with open(self.scratch / "rows.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if self.args.resume and self.state.exists():
+                    self.read_state()
+                self.state.write_text(json.dumps({
+                    "rows": {k: asdict(r) for k, r in self.rows.items()}, "notes": self.notes,
+                    "invocations": self.invocations, "jobs": self.jobs}))
+                self.write()
 
     def snakemake(self, *args):
         return [sys.executable, "-m", "snakemake", *args, *self.config]
@@ -357,10 +383,22 @@ def main():
                         help="leave these steps out (their rows stay pending, or as --resume "
                         "found them)")
     parser.add_argument("--resume", action="store_true",
-                        help="keep the rows an earlier run in the same --scratch measured")
+                        help="keep the rows an earlier (or concurrent) run in the same --scratch "
+                        "measured")
+    parser.add_argument("--side-by-side", action="store_true",
+                        help="run the two from-scratch runs at the same time (each slows the "
+                        "other; the file says so)")
     args = parser.parse_args()
     bench = Bench(args)
     runs = []
+    if args.side_by_side and not {"table2_3", "all"} & set(args.skip):
+        bench.notes.append("`table2_3` and `all` from scratch ran side by side (`--side-by-side`), "
+                           "each slowing the other.")
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = [run.result() for run in (pool.submit(bench.table2_3),
+                                             pool.submit(bench.everything))]
+        args.skip += ["table2_3", "all"]
+        bench.job_memory(*runs)
     if "table2_3" not in args.skip:
         runs.append(bench.table2_3())
         bench.job_memory(*runs)
@@ -371,7 +409,7 @@ def main():
     if "all" not in args.skip:
         runs.append(bench.everything())
         bench.job_memory(*runs)
-    bench.write()
+    bench.save()
     print(Path(args.out).read_text())
 
 
