@@ -40,39 +40,6 @@ wildcard_constraints:
     feature="|".join(map(re.escape, DETECTION_FEATURES)),
 
 
-def pool5_network(name):
-    """The network whose pool5 cache `name` reads. FC-FT (train: fc or from:fc6..8) leaves the
-    convolutional trunk as its snapshot's, bit for bit (tests/test_workflow_detection.py), so
-    it reads the cache of the network that is that snapshot unchanged (or of pre-N)."""
-    spec = feature_network(name)
-    train = spec.get("finetune", {}).get("train", "fc")
-    if not (train == "fc" or train.startswith("from:fc")):
-        return name
-    plain = [n for n, s in NETWORKS.items() if "finetune" not in s and s["snapshot"] == spec["snapshot"]]
-    return plain[0] if plain else f"pre-{spec['snapshot']}"
-
-
-def pool5_cache(network, split):
-    n = DETECTION["shards"]
-    return [f"results/features/{network}/voc07_{split}_proposals/pool5_{k}.h5" for k in range(n)]
-
-
-def detection_inputs(wildcards):
-    trunk = pool5_network(wildcards.network)
-    inputs = {
-        "train": pool5_cache(trunk, "trainval"),
-        "test": pool5_cache(trunk, "test"),
-        "index": "results/data/voc07_test_index.csv",
-    }
-    if not wildcards.feature.startswith("pool5"):  # fc6 / fc7 run this network's fc layers
-        inputs["checkpoint"] = feature_checkpoint(wildcards)
-    return inputs
-
-
-def detection_ap(network, feature):
-    return f"results/detection/{network}/{feature}/ap.csv"
-
-
 rule proposal_pool5:
     input:
         dataset_input,
@@ -164,7 +131,7 @@ rule detection_table:
     input:
         lambda wc: [detection_ap(*cell) for cell in DETECTION_TABLES[wc.table].values()],
     output:
-        table="results/tables/{table}.csv",
+        table=report_table("{table}", "detection_table"),
         compare="results/tables/{table}.compare.csv",
     params:
         rows=lambda wc: list(DETECTION_TABLES[wc.table]),
@@ -190,7 +157,7 @@ rule table2_2:
         detection=[detection_ap(net, "fc7") for net in TABLE2_2_DETECTION.values()],
         sun=[f"results/analysis/sun_accuracy/{net}.csv" for net in TABLE2_2_SUN.values()],
     output:
-        table="results/tables/table2_2.csv",
+        table=report_table("table2_2", "table2_2"),
         compare="results/tables/table2_2.compare.csv",
     params:
         detection_columns=list(TABLE2_2_DETECTION),
