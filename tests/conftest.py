@@ -85,6 +85,8 @@ SMOKE_TARGETS = [
     "results/figures/fig3_4.png", "results/figures/fig4_1.png", "results/figures/fig3_1.png",
     "results/tables/table_patch.csv", "results/figures/fig_patch_pr.png",
     "results/tables/table_cache.csv",
+    "results/tables/table2_2.csv", "results/tables/table2_3.csv", "results/tables/table4_2.csv",
+    "results/tables/table5_2.csv",
 ]
 
 
