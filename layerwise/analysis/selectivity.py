@@ -150,13 +150,15 @@ def filter_entropy_curves(v, classes, n_classes, T=DEFAULT_T):
     """Label, weighted-label and spMax-label entropy curves of one filter (§2.2).
 
     ``v`` is the filter's (N, P) scores (P = H*W positions per box), float16
-    (handled by :func:`_float16_entropy_curves`) or anything numpy turns into
-    float32. Returns (m, curves) with curves of shape (3, T) in that order. A
+    (many of them: handled by :func:`_float16_entropy_curves`) or anything
+    numpy turns into float32. Returns (m, curves) with curves of shape (3, T) in that order. A
     dead filter (m <= 0) gets the entropy of the class distribution of all
     its positions at every threshold, for all three methods.
     """
     classes = _check_classes(classes, n_classes)
-    if v.dtype == np.float16:
+    # The float16 table costs about as much as bucketing its K * 2^16 cells' worth of values:
+    # worth it for wide maps (pool1-conv4), not for a few values per channel (fc layers).
+    if v.dtype == np.float16 and v.size >= n_classes * F16_CODES:
         return _float16_entropy_curves(v, classes, n_classes, T)
     v = np.asarray(v, dtype=np.float32)
     m = float(v.max())
