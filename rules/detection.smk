@@ -20,7 +20,11 @@ DETECTION_TABLES = {
         for n, layer in [("15", "pool5"), ("17", "fc7")]
         for label, net in [("50-50", "ft-50-50"), ("100-50", "ft-100-50"), ("full", "ft")]
     },
-    "table5_2": {"sp-max": ("ft", "pool5-sp-max"), "bin": ("ft", "pool5-bin"), "pool-5": ("ft", "pool5")},
+    "table5_2": {
+        "sp-max": ("ft", "pool5-sp-max"),
+        "bin": ("ft", "pool5-bin"),
+        "pool-5": ("ft", "pool5"),
+    },
 }
 # Table 2.2: fc7 detection of Alex-Net, FT and FC-FT; SUN accuracy of Alex-Net and the SUN
 # fine-tuned FT and FC-FT.
@@ -87,8 +91,15 @@ rule detect:
         test=DETECTION["test"],
         seed=config["seed"],
         torch_threads=1,
-        code=code("detection/svm.py", "detection/evaluate.py", "detection/boxes.py",
-                  "detection/cache.py", "analysis/ablations.py", "analysis/ap.py", "models.py"),
+        code=code(
+            "detection/svm.py",
+            "detection/evaluate.py",
+            "detection/boxes.py",
+            "detection/cache.py",
+            "analysis/ablations.py",
+            "analysis/ap.py",
+            "models.py",
+        ),
     log:
         "results/logs/detection/{network}/{feature}.log",
     benchmark:
