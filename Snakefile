@@ -26,6 +26,6 @@ include: "rules/experiments.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

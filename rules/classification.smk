@@ -11,9 +11,7 @@ wildcard_constraints:
 
 # Per-layer tables, column by column: {column label: (network, kind, ablation)}.
 TABLE_CELLS = {
-    "table4_1": {
-        iteration_label(i): (f"pre-{i}", "images", "unroll") for i in [0] + SNAPSHOTS
-    },
+    "table4_1": {iteration_label(i): (f"pre-{i}", "images", "unroll") for i in [0] + SNAPSHOTS},
     "table5_1": {a: ("alexnet", "images", a) for a in ABLATIONS},
     "table2_4": {
         "A-Net": ("alexnet", "gtboxes", "unroll"),

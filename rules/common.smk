@@ -177,7 +177,9 @@ def pool5_network(name):
     train = spec.get("finetune", {}).get("train", "fc")
     if not (train == "fc" or train.startswith("from:fc")):
         return name
-    plain = [n for n, s in NETWORKS.items() if "finetune" not in s and s["snapshot"] == spec["snapshot"]]
+    plain = [
+        n for n, s in NETWORKS.items() if "finetune" not in s and s["snapshot"] == spec["snapshot"]
+    ]
     return plain[0] if plain else f"pre-{spec['snapshot']}"
 
 
