@@ -18,6 +18,7 @@ keeps the rows an earlier run in the same scratch folder measured (the file list
 """
 
 import argparse
+import calendar
 import fcntl
 import json
 import os
@@ -42,6 +43,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from workflow import copy_workflow  # noqa: E402
 
 GIB = 1024**3
+SCRATCH_BUDGETS = {"table2_3": 600, "all": 900}  # seconds from scratch (SPEC §14)
 
 
 @dataclass
@@ -175,6 +177,27 @@ class Bench:
         self.row(key, value=f"{minutes(wall)}; load before: {before}",
                  verdict=verdict(wall <= budget_s))
         return True
+
+    def status(self):
+        """Rows still "running" in another run.py (--status): for a from-scratch run, the time
+        so far (a lower bound) and the steps done, outside its budget once past it."""
+        now = time.strftime("%H:%M", time.gmtime())
+        for key, row in list(self.rows.items()):
+            if row.value != "running":
+                continue
+            since = row.when.split(",")[0]
+            log = self.scratch / key / "bench.log"
+            if key not in SCRATCH_BUDGETS or not log.exists():
+                self.row(key, value=f"still running at {now} (since {since})")
+                continue
+            text = log.read_text()
+            stamp = re.search(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]", text, re.M)
+            steps = re.findall(r"\d+ of \d+ steps", text)
+            elapsed = time.time() - calendar.timegm(time.strptime(stamp[1],
+                                                                  "%a %b %d %H:%M:%S %Y"))
+            self.row(key, value=f"still running at {now}: more than {minutes(elapsed)} "
+                     f"after its first job, {steps[-1] if steps else 'no step'} done",
+                     verdict=verdict(False) if elapsed > SCRATCH_BUDGETS[key] else "pending")
 
     def table2_3(self):
         workdir = self.fresh_workdir("table2_3")
@@ -385,11 +408,15 @@ def main():
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows an earlier (or concurrent) run in the same --scratch "
                         "measured")
+    parser.add_argument("--status", action="store_true",
+                        help="with --resume: report the rows another run is still measuring")
     parser.add_argument("--side-by-side", action="store_true",
                         help="run the two from-scratch runs at the same time (each slows the "
                         "other; the file says so)")
     args = parser.parse_args()
     bench = Bench(args)
+    if args.status:
+        bench.status()
     runs = []
     if args.side_by_side and not {"table2_3", "all"} & set(args.skip):
         bench.notes.append("`table2_3` and `all` from scratch ran side by side (`--side-by-side`), "
