@@ -123,6 +123,22 @@ class Bench:
                                                    if i not in state["invocations"]]
         self.jobs = self.jobs or state.get("jobs", [])
 
+    def merge(self, path):
+        """Take the finished rows, notes and runs of another scratch folder's state file."""
+        state = json.loads(Path(path).read_text())
+        for key, fields in state["rows"].items():
+            row = Row(**fields)
+            unfinished = ("pending", "running", "still running")
+            if row.value.startswith(unfinished):
+                continue
+            if key not in self.rows or self.rows[key].value.startswith(unfinished):
+                self.rows[key] = row
+                self.mine.add(key)
+        self.notes += [n for n in state["notes"] if n not in self.notes]
+        self.invocations += [i for i in state["invocations"] if i not in self.invocations]
+        self.jobs = self.jobs or state.get("jobs", [])
+        self.save()
+
     def row(self, key, **fields):
         with self.lock:
             self.mine.add(key)
@@ -408,6 +424,8 @@ def main():
     parser.add_argument("--resume", action="store_true",
                         help="keep the rows an earlier (or concurrent) run in the same --scratch "
                         "measured")
+    parser.add_argument("--merge", nargs="*", default=[], metavar="STATE",
+                        help="take the finished rows of other runs' rows.json files")
     parser.add_argument("--status", action="store_true",
                         help="with --resume: report the rows another run is still measuring")
     parser.add_argument("--side-by-side", action="store_true",
@@ -415,6 +433,8 @@ def main():
                         "other; the file says so)")
     args = parser.parse_args()
     bench = Bench(args)
+    for state in args.merge:
+        bench.merge(state)
     if args.status:
         bench.status()
     runs = []
