@@ -2,19 +2,23 @@
 
     .venv/bin/python benchmarks/run.py [--configfile configs/smoke.yaml] [--reps 5]
                                        [--scratch /tmp/layerwise-bench] [--out BENCHMARKS.md]
-                                       [--skip STEP ...] [--resume]
+                                       [--skip STEP ...] [--resume] [--side-by-side]
+                                       [--status] [--merge STATE ...]
 
 Runs in copies of the workflow under `--scratch`, never in the user's results/:
-1. `table2_3` from scratch (the headline command, `snakemake -j4`), in <scratch>/table2_3;
+1. `table2_3` from scratch (the headline command, `snakemake -j4`), in <scratch>/table2_3, then
+   its no-op run (--reps runs, median);
 2. on that run's files: dump / bare forward and training pipeline / bare steps and FC-FT / FT
    (benchmarks/features.py, benchmarks/training.py: ratios side by side, median of --reps);
 3. entropy at VOC2007 scale (benchmarks/entropy.py: time and peak RSS);
-4. `all` from scratch (`snakemake -j2`, SPEC §14), in <scratch>/all;
-5. the no-op run there (--reps runs, median);
-6. the peak RSS of every job, from the `benchmark:` files of both runs.
+4. `all` from scratch (`snakemake -j2`, SPEC §14), in <scratch>/all, then its no-op run;
+5. the peak RSS of every job, from the `benchmark:` files of both runs.
 BENCHMARKS.md is rewritten after every step, so an interrupted run keeps what it measured, and
-every row says when it was measured and under which load. `--skip` leaves steps out; `--resume`
-keeps the rows an earlier run in the same scratch folder measured (the file lists every run).
+every row says when it was measured and under which load. To split the work over several runs
+(the file lists every run it comes from): `--skip` leaves steps out; `--resume` keeps the rows
+of earlier or concurrent runs in the same scratch folder; `--side-by-side` runs steps 1 and 4 at
+the same time; `--status` reports the rows a concurrent run is still measuring; `--merge`
+takes the finished rows of another scratch folder's rows.json.
 """
 
 import argparse
@@ -222,13 +226,15 @@ class Bench:
                      verdict="missing")
             return workdir
         args = ("-j4", "results/tables/table2_3.csv")
-        if self.from_scratch("table2_3", "`table2_3` from scratch", workdir, args, 600):
+        if self.from_scratch("table2_3", "`table2_3` from scratch", workdir, args,
+                             SCRATCH_BUDGETS["table2_3"]):
             self.noop("noop_table2_3", "no-op run (`table2_3` up to date)", workdir, args)
         return workdir
 
     def everything(self):
         workdir = self.fresh_workdir("all")
-        done = self.from_scratch("all", "`all` from scratch", workdir, ("-j2",), 900)
+        done = self.from_scratch("all", "`all` from scratch", workdir, ("-j2",),
+                                 SCRATCH_BUDGETS["all"])
         if done:
             self.noop("noop", "no-op run (`all` up to date)", workdir, ("-j2",))
         return workdir
