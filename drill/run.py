@@ -70,11 +70,6 @@ class Row:
     passed: bool
 
 
-def run(workdir, *args, timeout=900):
-    code, out = snakemake(workdir, *args, timeout=timeout)
-    return code, out
-
-
 def last_line(text):
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else "(empty)"
@@ -89,7 +84,7 @@ def same_contents(a, b):
     if not str(a).endswith(".h5"):
         return False
     with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
-        if dict(fa.attrs).keys() != dict(fb.attrs).keys() or set(fa) != set(fb):
+        if set(fa.attrs) != set(fb.attrs) or set(fa) != set(fb):
             return False
         same_attrs = all(np.array_equal(fa.attrs[k], fb.attrs[k]) for k in fa.attrs)
         return same_attrs and all(fa[k][()].tobytes() == fb[k][()].tobytes() for k in fa)
@@ -171,8 +166,8 @@ def crash_case(workdir, reference, rng, name, outputs, log):
     visible += [p for p in outputs if (workdir / p).exists() and p not in visible]
     finished = [p for p in visible if p in ref and same_contents(workdir / p, ref[p])]
     looks_complete = [p for p in visible if p not in finished]
-    code, out = run(workdir, *SMOKE, "--unlock")
-    code, out = run(workdir, "-j1", *outputs, *SMOKE, "--rerun-incomplete")
+    snakemake(workdir, *SMOKE, "--unlock")  # a killed Snakemake leaves its lock
+    code, _ = snakemake(workdir, "-j1", *outputs, *SMOKE, "--rerun-incomplete")
     identical = code == 0 and all(same_contents(workdir / p, ref[p]) for p in outputs)
     byte_equal = code == 0 and all(filecmp.cmp(workdir / p, ref[p], shallow=False)
                                    for p in outputs)
@@ -253,7 +248,7 @@ def bad_file_cases(root, world):
             corrupt(bad)
             (workdir / "drill.yaml").write_text(
                 DRILL_YAML + real_world(world, voc) + f"  on_bad_file: {mode}\n")
-            code, out = run(workdir, "-j1", target, *SMOKE)
+            code, out = snakemake(workdir, "-j1", target, *SMOKE)
             text = (workdir / log).read_text() if (workdir / log).exists() else out
             if mode == "skip" and skippable:
                 skipped = [line for line in text.splitlines() if "skipped:" in line]
@@ -275,7 +270,7 @@ def start_up_error(root, world, name, overlay, expected_text):
     """A run that must stop before any job, with a message holding `expected_text`."""
     workdir = copy_workflow(_fresh(root / f"config {name}"))
     (workdir / "drill.yaml").write_text(overlay)
-    code, out = run(workdir, "-j1", "results/data/voc07_test_index.csv", *SMOKE)
+    code, out = snakemake(workdir, "-j1", "results/data/voc07_test_index.csv", *SMOKE)
     lines = [line.strip() for line in out.splitlines() if expected_text in line]
     ran_a_job = (workdir / "results").exists()
     ok = code != 0 and bool(lines) and not ran_a_job
@@ -319,7 +314,7 @@ def pickled_checkpoint_case(root, base):
     evil["extra"] = Pickled(marker)
     torch.save(evil, snapshot)
     target = "results/features/alexnet/voc07_test_gtboxes/pool5.h5"
-    code, out = run(workdir, "-j1", target, *SMOKE)
+    code, out = snakemake(workdir, "-j1", target, *SMOKE)
     log = workdir / "results/logs/features/alexnet/voc07_test_gtboxes.log"
     text = log.read_text() if log.exists() else out
     refusal = [line.strip() for line in text.splitlines()
@@ -339,7 +334,7 @@ def odd_paths_case(root, base):
     shutil.copytree(base / "resources/demo", world)
     workdir = copy_workflow(_fresh(odd / "run dir"))
     (workdir / "drill.yaml").write_text(DRILL_YAML + real_world(world))
-    code, out = run(workdir, "-j2", TABLE, *SMOKE, timeout=1800)
+    code, out = snakemake(workdir, "-j2", TABLE, *SMOKE, timeout=1800)
     same = code == 0 and filecmp.cmp(workdir / TABLE, base / TABLE, shallow=False)
     return Row("paths with spaces and quotes (workdir and dataset roots)",
                f"{TABLE} built, identical to the plain-path run",
@@ -369,7 +364,7 @@ def drill(scratch, seed, groups=GROUPS):
         copy_workflow(_fresh(base))
     (base / "drill.yaml").write_text(DRILL_YAML)
     targets = [out for _, outputs, _ in KILLED for out in outputs] + [TABLE]
-    code, out = run(base, "-j2", *targets, *SMOKE, "--rerun-incomplete", timeout=3600)
+    code, out = snakemake(base, "-j2", *targets, *SMOKE, "--rerun-incomplete", timeout=3600)
     if code != 0:
         raise RuntimeError("the drill's uninterrupted smoke run failed:\n" + out[-3000:])
     rng = random.Random(seed)
