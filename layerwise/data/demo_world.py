@@ -37,6 +37,10 @@ from layerwise.data.voc import VOC_CLASSES
 # Frequency of each VOC class among objects: person dominates, as in VOC2007 (thesis §1.2).
 _VOC_WEIGHT = {"person": 8.0, "car": 3.0, "chair": 2.0, "dog": 1.5, "bird": 1.5, "cat": 1.5}
 _PART_DIRECTIONS = {"top": (0, -1), "bottom": (0, 1), "left": (-1, 0), "right": (1, 0)}
+# Radius range of a VOC-style object as a fraction of the image's short side (log-uniform). Whole
+# VOC images are shrunk to the network's input, so objects must stay near the scale of the source
+# objects for whole-image features to transfer (README, "The demo world": measured there).
+VOC_OBJECT_RADIUS = (0.2, 0.45)
 
 # name: (indoor, top colour, bottom colour, horizon range, typical VOC classes, scenery)
 # scenery rows: (shape, texture, colour, count range, radius range (fraction of the short side),
@@ -107,12 +111,16 @@ def make_world(seed: int, n_source: int) -> World:
     voc = {}
     colour_names = list(COLOURS)
     for i, name in enumerate(VOC_CLASSES):
-        body = SHAPES[i // 2]  # each body shape carries two classes: the part tells them apart
+        # Each body shape carries two classes: the part and the texture tell them apart (their
+        # texture sets are disjoint), so a class is told by primitives pretraining teaches.
+        body = SHAPES[i // 2]
         part = SHAPES[(i // 2 + 1 + 3 * (i % 2)) % len(SHAPES)]
+        if i % 2 == 0:
+            pair_textures = rng.choice(len(TEXTURES) - 1, 4, replace=False)
         voc[name] = VocClass(
             body=body, part=part, side=list(_PART_DIRECTIONS)[rng.integers(4)],
             colours=tuple(colour_names[j] for j in rng.choice(len(colour_names), 3, replace=False)),
-            textures=tuple(TEXTURES[j] for j in rng.choice(len(TEXTURES) - 1, 2, replace=False)))
+            textures=tuple(TEXTURES[j] for j in pair_textures[2 * (i % 2):2 * (i % 2) + 2]))
     weights = np.array([_VOC_WEIGHT.get(n, 1.0) for n in VOC_CLASSES]) * rng.uniform(0.7, 1.3, 20)
     return World(source=source, voc=voc, voc_weights=weights / weights.sum())
 
@@ -216,13 +224,13 @@ def render_voc_image(world: World, rng: np.random.Generator, size: int, max_obje
     if rng.random() < 0.3:
         w, h = h, w
     image = background(h, w, rng)
-    _distractors(image, rng, world, int(rng.integers(3, 7)), 0.05, 0.15)
+    _distractors(image, rng, world, int(rng.integers(0, 3)), 0.04, 0.1)
     while True:
         n = int(rng.choice(np.arange(1, max_objects + 1), p=_count_probs(max_objects)))
         names = [VOC_CLASSES[i] for i in rng.choice(20, n, p=world.voc_weights)]
         if required is not None:
             names[-1] = required
-        objects = _place_objects(image, world, rng, names, 0.08, 0.32)
+        objects = _place_objects(image, world, rng, names, *VOC_OBJECT_RADIUS)
         if objects and (required is None or (objects[-1]["name"] == required
                                              and not objects[-1]["difficult"])):
             return image, objects
