@@ -96,6 +96,7 @@ def smoke_run(tmp_path_factory):
     from workflow import copy_workflow, snakemake
 
     workdir = copy_workflow(tmp_path_factory.mktemp("smoke"))
-    code, out = snakemake(workdir, "-j2", *SMOKE_TARGETS, "--configfile", "configs/smoke.yaml")
+    code, out = snakemake(workdir, "-j2", *SMOKE_TARGETS, "--configfile", "configs/smoke.yaml",
+                          timeout=1800)  # a safety net for loaded machines, not a budget
     assert code == 0, out[-4000:]
     return workdir
