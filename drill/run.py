@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +36,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+from bad_inputs import (box_outside, drop_bndbox, empty_file,  # noqa: E402
+                        first_test_image, truncate, zero_bytes)
 from workflow import copy_workflow, snakemake, snakemake_command  # noqa: E402
 
 SMOKE = ("--configfile", "configs/smoke.yaml", "drill.yaml")
@@ -183,36 +184,6 @@ def crash_case(workdir, reference, rng, name, outputs, log):
 
 
 # --- 2. bad inputs ------------------------------------------------------------------------------
-
-def first_test_image(voc):
-    return (voc / "VOC2007/ImageSets/Main/test.txt").read_text().split()[0]
-
-
-def truncate(path):
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-
-
-def zero_bytes(path):
-    path.write_bytes(b"")
-
-
-def drop_bndbox(path):
-    tree = ET.parse(path)
-    obj = tree.getroot().find("object")
-    obj.remove(obj.find("bndbox"))
-    tree.write(path)
-
-
-def box_outside(path):
-    tree = ET.parse(path)
-    width = int(tree.getroot().find("size/width").text)
-    tree.getroot().find("object/bndbox/xmax").text = str(width + 5)
-    tree.write(path)
-
-
-def empty_file(path):
-    path.write_text("")
-
 
 # (case, file under VOC2007 given the first test image id, corruption, can it be skipped)
 BAD_FILES = [

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import torchvision
 
+import bad_inputs
+
 from layerwise.data import BadInput
 from layerwise.data.voc import INDEX_COLUMNS, VOC_CLASSES, build_index, image_labels, \
     parse_annotation
@@ -138,55 +140,21 @@ def test_torchvision_voc_detection_reads_demo_world(tiny_world):
 
 # --- bad input -----------------------------------------------------------------------------------
 
-def _first_test_image(voc_root):
-    return (voc_root / "VOC2007" / "ImageSets" / "Main" / "test.txt").read_text().split()[0]
-
-
-def _truncate_jpeg(path):
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-
-
-def _zero_jpeg(path):
-    path.write_bytes(b"")
-
-
-def _malformed_xml(path):
-    path.write_text("<annotation><size><width>64</width>")
-
-
-def _no_bndbox(path):
-    tree = ET.parse(path)
-    obj = tree.getroot().find("object")
-    obj.remove(obj.find("bndbox"))
-    tree.write(path)
-
-
-def _box_outside(path):
-    tree = ET.parse(path)
-    width = int(tree.getroot().find("size/width").text)
-    tree.getroot().find("object/bndbox/xmax").text = str(width + 5)
-    tree.write(path)
-
-
-def _delete(path):
-    path.unlink()
-
-
 CORRUPTIONS = {
-    "truncated_jpeg": ("JPEGImages", ".jpg", _truncate_jpeg),
-    "zero_byte_jpeg": ("JPEGImages", ".jpg", _zero_jpeg),
-    "missing_jpeg": ("JPEGImages", ".jpg", _delete),
-    "malformed_xml": ("Annotations", ".xml", _malformed_xml),
-    "xml_without_bndbox": ("Annotations", ".xml", _no_bndbox),
-    "box_outside_image": ("Annotations", ".xml", _box_outside),
-    "missing_xml": ("Annotations", ".xml", _delete),
+    "truncated_jpeg": ("JPEGImages", ".jpg", bad_inputs.truncate),
+    "zero_byte_jpeg": ("JPEGImages", ".jpg", bad_inputs.zero_bytes),
+    "missing_jpeg": ("JPEGImages", ".jpg", bad_inputs.delete),
+    "malformed_xml": ("Annotations", ".xml", bad_inputs.malformed_xml),
+    "xml_without_bndbox": ("Annotations", ".xml", bad_inputs.drop_bndbox),
+    "box_outside_image": ("Annotations", ".xml", bad_inputs.box_outside),
+    "missing_xml": ("Annotations", ".xml", bad_inputs.delete),
 }
 
 
 @pytest.mark.parametrize("kind", CORRUPTIONS)
 def test_bad_file_raises_naming_file_and_key(voc_copy, kind):
     folder, ext, corrupt = CORRUPTIONS[kind]
-    bad = voc_copy / "VOC2007" / folder / f"{_first_test_image(voc_copy)}{ext}"
+    bad = voc_copy / "VOC2007" / folder / f"{bad_inputs.first_test_image(voc_copy)}{ext}"
     corrupt(bad)
     with pytest.raises(BadInput) as info:
         build_index(voc_copy, "test")
@@ -197,7 +165,7 @@ def test_bad_file_raises_naming_file_and_key(voc_copy, kind):
 def test_bad_file_skipped_and_reported(voc_copy, kind):
     good_index, good_labels, _ = build_index(voc_copy, "test")
     folder, ext, corrupt = CORRUPTIONS[kind]
-    image_id = _first_test_image(voc_copy)
+    image_id = bad_inputs.first_test_image(voc_copy)
     bad = voc_copy / "VOC2007" / folder / f"{image_id}{ext}"
     corrupt(bad)
     index, labels, skipped = build_index(voc_copy, "test", on_bad_file="skip")
@@ -227,7 +195,7 @@ def test_missing_root_raises(tmp_path, on_bad_file):
 
 
 def test_unknown_class_raises(voc_copy):
-    xml = voc_copy / "VOC2007" / "Annotations" / f"{_first_test_image(voc_copy)}.xml"
+    xml = voc_copy / "VOC2007" / "Annotations" / f"{bad_inputs.first_test_image(voc_copy)}.xml"
     tree = ET.parse(xml)
     tree.getroot().find("object/name").text = "unicorn"
     tree.write(xml)
