@@ -106,3 +106,8 @@ def code_hash(*modules: str) -> str:
             h.update(f.relative_to(package).as_posix().encode())
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
+
+
+def iteration_label(iteration: int) -> str:
+    """Column label of a pretraining snapshot, as Table 4.1 prints them (5000 -> 5K)."""
+    return f"{iteration // 1000}K" if iteration >= 1000 and iteration % 1000 == 0 else str(iteration)

@@ -22,11 +22,6 @@ def layer_labels(reference: pd.DataFrame) -> dict[str, str]:
     return dict(zip(LAYERS, reference.index))
 
 
-def iteration_label(iteration: int) -> str:
-    """Column label of a pretraining snapshot, as Table 4.1 prints them (5000 -> 5K)."""
-    return f"{iteration // 1000}K" if iteration >= 1000 and iteration % 1000 == 0 else str(iteration)
-
-
 def per_layer_table(values: dict[tuple[str, str], float], columns: list[str], name: str
                     ) -> pd.DataFrame:
     """A layers x columns table of `values[(layer, column)]` in the layout of thesis table `name`."""

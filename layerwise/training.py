@@ -22,6 +22,7 @@ Inputs are uint8 RGB tensors; `models.preprocess` subtracts the pixel mean (Caff
 
 import contextlib
 import os
+import pickle
 
 import numpy as np
 import torch
@@ -49,7 +50,14 @@ def save_checkpoint(checkpoint, path):
 
 def load_checkpoint(path, device="cpu"):
     """Read a checkpoint with weights_only=True, so a file holding pickled objects is refused."""
-    return torch.load(path, map_location=device, weights_only=True)
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        # torch's message is a page of advice that never names the file; keep its one fact.
+        reason = next((line.strip() for line in str(e).splitlines()
+                       if "Unsupported global" in line), "it holds more than tensors")
+        raise pickle.UnpicklingError(f"{path}: refused, not a plain-weights checkpoint "
+                                     f"(weights_only=True): {reason}") from None
 
 
 def model_from_checkpoint(checkpoint, device="cpu"):

@@ -11,7 +11,9 @@ wildcard_constraints:
 
 # Per-layer tables, column by column: {column label: (network, kind, ablation)}.
 TABLE_CELLS = {
-    "table4_1": {iteration_label(i): (f"pre-{i}", "images", "unroll") for i in [0] + SNAPSHOTS},
+    "table4_1": {
+        lwconfig.iteration_label(i): (f"pre-{i}", "images", "unroll") for i in [0] + SNAPSHOTS
+    },
     "table5_1": {a: ("alexnet", "images", a) for a in ABLATIONS},
     "table2_4": {
         "A-Net": ("alexnet", "gtboxes", "unroll"),
@@ -55,7 +57,7 @@ rule per_layer_table:
         columns=lambda wc: list(TABLE_CELLS[wc.table]),
         # Table 4.1: the last demo snapshot stands beside the thesis' final network (310K).
         column_map=lambda wc: (
-            {iteration_label(SNAPSHOTS[-1]): "310K"} if wc.table == "table4_1" else {}
+            {lwconfig.iteration_label(SNAPSHOTS[-1]): "310K"} if wc.table == "table4_1" else {}
         ),
         run=RUN_LABEL,
         code=code("tables.py", "reference.py"),

@@ -2,7 +2,6 @@
 import re
 
 import layerwise.config as lwconfig
-from layerwise.tables import iteration_label
 
 lwconfig.validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 lwconfig.check_real_roots(config)

@@ -68,7 +68,7 @@ class Evil:
 def test_checkpoint_with_a_pickled_object_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"model": {}, "extra": Evil()}, path)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(pickle.UnpicklingError, match=r"evil\.pt: refused.*GLOBAL print"):
         load_checkpoint(path)
 
 
