@@ -4,12 +4,13 @@ import os
 
 from snakemake.utils import min_version
 
+from layerwise.runtime import OPENMP_ENV
+
 min_version("9.0")
 
-# `-j4` on a 2-core laptop runs two 2-thread torch jobs at once. OpenMP's default busy-wait then
-# burns the other job's cores: two fine-tuning jobs side by side took 36 s instead of 22 s. A
-# shorter spin keeps a lone job at full speed (0.25 s per iteration either way). Jobs inherit it.
-os.environ.setdefault("GOMP_SPINCOUNT", "30000")
+# Jobs inherit the environment: a short OpenMP spin, so concurrent torch jobs share the cores.
+for name, value in OPENMP_ENV.items():
+    os.environ.setdefault(name, value)
 
 
 configfile: os.path.join(workflow.basedir, "config.yaml")

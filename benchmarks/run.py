@@ -46,6 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from workflow import copy_workflow  # noqa: E402
 
+from layerwise.runtime import OPENMP_ENV  # noqa: E402
+
 GIB = 1024**3
 SCRATCH_BUDGETS = {"table2_3": 600, "all": 900}  # seconds from scratch (SPEC §14)
 # The files the micro-benchmarks read.
@@ -71,7 +73,7 @@ def verdict(ok):
 def run_timed(cmd, cwd, log):
     """Run `cmd`, output to `log`; (exit code, wall seconds, peak RSS of the process tree's
     largest waited process in bytes)."""
-    env = dict(os.environ, PYTHONHASHSEED="0")
+    env = {**OPENMP_ENV, **os.environ, "PYTHONHASHSEED": "0"}  # the workflow's job environment
     start = time.perf_counter()
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -289,12 +289,11 @@ def pickled_checkpoint_case(root, base):
     log = workdir / "results/logs/features/alexnet/voc07_test_gtboxes.log"
     text = log.read_text() if log.exists() else out
     refusal = [line.strip() for line in text.splitlines()
-               if "UnpicklingError: Weights only load failed" in line
-               or "Unsupported global" in line]
+               if "iter_40.pt: refused" in line and "Unsupported global" in line]
     ok = code != 0 and bool(refusal) and not marker.exists() and not (workdir / target).exists()
     observed = " / ".join(line[:110] for line in refusal) or last_line(text)[:160]
-    return Row("checkpoint with a pickled object", "refused (weights_only=True), its code "
-               "never runs", f"exit {code}; code ran: {marker.exists()}; {observed}", ok)
+    return Row("checkpoint with a pickled object", "refused (weights_only=True), naming the "
+               "file; its code never runs", f"exit {code}; code ran: {marker.exists()}; {observed}", ok)
 
 
 # --- 4. paths with spaces and quotes ------------------------------------------------------------

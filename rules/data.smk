@@ -176,6 +176,7 @@ rule imagenet_index:
         "results/logs/data/imagenet_index.log",
     benchmark:
         "results/benchmarks/data/imagenet_index.tsv"
+    priority: 10  # leads to the pretraining chain, the critical path: before proposals
     resources:
         mem_mb=2000,
         runtime=30,
@@ -200,6 +201,7 @@ rule pack_imagenet:
         "results/logs/data/imagenet_{part}_images.log",
     benchmark:
         "results/benchmarks/data/imagenet_{part}_images.tsv"
+    priority: 10  # leads to the pretraining chain, the critical path: before proposals
     resources:
         mem_mb=4000,
         runtime=120,
