@@ -8,6 +8,11 @@ if max(PATCH["switch_epochs"]) > PATCH["epochs"]:
         "config key experiments.patch_pretraining.switch_epochs: "
         f"{max(PATCH['switch_epochs'])} is more than epochs ({PATCH['epochs']})"
     )
+if PATCH["init"] == "pretrained" and "alexnet" not in NETWORKS:
+    raise ValueError(
+        "config key experiments.patch_pretraining.init: pretrained starts from the snapshot "
+        "of networks.alexnet, which the config does not define"
+    )
 
 
 wildcard_constraints:
@@ -17,6 +22,15 @@ wildcard_constraints:
 
 rule patch_pretraining:
     input:
+        # The alexnet network's pretraining snapshot, only under init pretrained: a scratch
+        # sweep does not wait for pretraining.
+        unpack(
+            lambda wc: (
+                {"snapshot": snapshot_path(NETWORKS["alexnet"]["snapshot"])}
+                if PATCH["init"] == "pretrained"
+                else {}
+            )
+        ),
         patches="results/data/voc07_trainval_patchset.h5",
         train="results/data/voc07_trainval_images.h5",
         test="results/data/voc07_test_images.h5",
@@ -26,6 +40,8 @@ rule patch_pretraining:
         # Not the sweep list: adding a switch_epoch to it runs only the new job.
         experiment={k: v for k, v in PATCH.items() if k != "switch_epochs"},
         model=config["model"],
+        # The new image head of init pretrained is drawn as a fine-tuned network's fc8.
+        head_init_std=config["finetune"]["voc_det"]["head_init_std"],
         seed=config["seed"],
         pixel_mean=config["data"]["pixel_mean"],
         device=config["device"],

@@ -117,3 +117,45 @@ def test_run_is_deterministic_and_counts_every_test_label(data):
     assert row["tp"] + row["fn"] == 5  # positives of the test labels, the 0 included
     with pytest.raises(ValueError, match="switch_epoch 3"):
         pp.run(*data, model_cfg=MODEL, switch_epoch=3, cfg=CFG, seed=0, pixel_mean=MEAN)
+
+
+def pretraining_checkpoint():
+    """A stand-in pretraining snapshot: Caffe's init of a 5-class network from another seed."""
+    from layerwise.training import init_checkpoint
+
+    return init_checkpoint(**MODEL, num_classes=5, seed=7)
+
+
+def test_pretrained_init_copies_the_trunk_and_draws_new_heads():
+    source = pretraining_checkpoint()
+    model, head = pp.networks(MODEL, K, seed=0, source=source, head_init_std=0.01)
+    weights = model.state_dict()
+    trunk = [k for k in source["model"] if not k.startswith("fc8.")]
+    assert len(trunk) == 14  # conv1..conv5, fc6, fc7: weight and bias each
+    for key in trunk:
+        assert torch.equal(weights[key], source["model"][key]), key
+    # Image head: K outputs, Gaussian of std 0.01, zero bias; the source's fc8 had 5 outputs.
+    assert weights["fc8.weight"].shape == (K, source["model"]["fc8.weight"].shape[1])
+    assert weights["fc8.weight"].std().item() == pytest.approx(0.01, rel=0.15)
+    assert not weights["fc8.bias"].any()
+    # Patch head: what a scratch run of the same seed draws, nothing taken from the source.
+    _, scratch_head = pp.networks(MODEL, K, seed=0)
+    fresh = scratch_head.state_dict()
+    assert all(torch.equal(v, fresh[k]) for k, v in head.state_dict().items())
+    # A scratch network of the same seed has a trunk of its own, so the copy above is no accident.
+    scratch, _ = pp.networks(MODEL, K, seed=0)
+    assert not torch.equal(scratch.state_dict()["conv1.weight"], source["model"]["conv1.weight"])
+
+
+def test_pretrained_init_refuses_a_checkpoint_of_another_network():
+    with pytest.raises(ValueError, match="model section"):
+        pp.networks({**MODEL, "width": 0.125}, K, seed=0, source=pretraining_checkpoint())
+
+
+def test_run_from_a_pretrained_trunk_is_deterministic(data):
+    rows = [pp.run(*data, model_cfg=MODEL, switch_epoch=1, cfg=CFG, seed=0, pixel_mean=MEAN,
+                   source=pretraining_checkpoint(), head_init_std=0.01, threads=1)
+            for _ in range(2)]
+    for row in rows:
+        row.pop("train_time_s")
+    assert rows[0] == rows[1]

@@ -61,3 +61,21 @@ def test_a_switch_epoch_beyond_the_epochs_is_refused_at_start_up(tmp_path):
                           "configs/smoke.yaml", "bad.yaml")
     assert code != 0
     assert "config key experiments.patch_pretraining.switch_epochs: 5 is more than epochs" in out
+
+
+@pytest.mark.parametrize("init", ["scratch", "pretrained"])
+def test_the_patch_sweep_reads_the_snapshot_only_when_pretrained(tmp_path, init):
+    from workflow import copy_workflow, snakemake
+
+    workdir = copy_workflow(tmp_path)
+    (workdir / "init.yaml").write_text(f"experiments:\n  patch_pretraining: {{init: {init}}}\n")
+    code, out = snakemake(workdir, "-n", "results/experiments/patch_pretraining/switch_1.csv",
+                          "--configfile", "configs/smoke.yaml", "init.yaml")
+    assert code == 0, out[-4000:]
+    job = out[out.index("rule patch_pretraining:"):]
+    inputs = next(line for line in job.splitlines() if line.strip().startswith("input:"))
+    smoke = yaml.safe_load((workdir / "configs" / "smoke.yaml").read_text())
+    snapshot = f"results/models/pretrain/iter_{smoke['networks']['alexnet']['snapshot']}.pt"
+    assert (snapshot in inputs) == (init == "pretrained"), inputs
+    # A scratch sweep does not wait for pretraining at all.
+    assert ("rule pretrain_init:" in out) == (init == "pretrained")

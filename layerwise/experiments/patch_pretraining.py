@@ -10,6 +10,9 @@ the seed: the epochs before `switch_epoch` train on patches, the rest on whole i
 epoch runs one branch only. Evaluation (seed §5): per-class 2x2 confusion matrices of the image
 head on the test images (`sklearn.metrics.multilabel_confusion_matrix`), summed over classes,
 give one precision and one recall.
+
+The network starts either from Caffe's initialisation (`scratch`) or from a pretraining
+snapshot's trunk with new heads (`pretrained`, see `networks`).
 """
 
 import time
@@ -25,7 +28,7 @@ from tqdm import tqdm
 
 from layerwise.experiments import epoch_batches, sgd, step_inputs
 from layerwise.models import build_model, extract_taps, preprocess
-from layerwise.training import set_determinism
+from layerwise.training import model_from_checkpoint, set_determinism, start_finetune
 
 PATCH, IMAGE = "patch", "image"
 PATCH_POOL = 4  # the seed's AdaptiveAvgPool output size on the patch branch
@@ -130,10 +133,26 @@ def train(patch, image, epochs, switch_epoch, *, params, batch_size, lr, momentu
     return seconds
 
 
-def networks(model_cfg, num_classes, seed, device="cpu"):
-    """A fresh network from the config's `model` section (its fc8 is the image head) and the
-    patch head sized from its pool5 and fc6 widths, both initialised from `seed`."""
-    model = build_model(**model_cfg, num_classes=num_classes, seed=seed).to(device)
+def networks(model_cfg, num_classes, seed, device="cpu", source=None, head_init_std=0.01):
+    """The network (its fc8 is the image head) and the patch head sized from its pool5 and fc6
+    widths; the patch head is drawn from `seed` (`patch_head`).
+
+    source None (init `scratch`): a fresh network from the config's `model` section, Caffe's
+    initialisation drawn from `seed`. source a pretraining checkpoint (init `pretrained`): its
+    conv1..conv5, fc6 and fc7 weights with a new fc8 of `num_classes` outputs, Gaussian
+    `head_init_std` and zero bias, built by `training.start_finetune` exactly as a fine-tuned
+    network starts (thesis §1.2). The demo's stand-in for a network that starts from ImageNet
+    weights: the source set plays ImageNet.
+    """
+    if source is None:
+        model = build_model(**model_cfg, num_classes=num_classes, seed=seed)
+    else:
+        built = {key: source["arch"].get(key, False) for key in model_cfg}
+        if built != dict(model_cfg):
+            raise ValueError(f"the pretraining checkpoint is a {built} network, but the "
+                             f"config's model section asks for {dict(model_cfg)}")
+        model = model_from_checkpoint(start_finetune(source, num_classes, head_init_std, seed))
+    model = model.to(device)
     size = model.input_size
     with torch.no_grad():
         shapes = extract_taps(model.eval(), torch.zeros(1, 3, size, size, device=device),
@@ -155,10 +174,11 @@ def phases(model, head, patches, patch_labels, images, targets, classes=None):
 
 
 def run(patches, patch_labels, train_images, train_labels, test_images, test_labels, *,
-        model_cfg, switch_epoch, cfg, seed, pixel_mean, classes=None, device="cpu",
-        threads=None, progress=False):
-    """One point of the switch_epoch sweep (seed 000 §5): train a fresh network from `seed`'s
-    initialisation, then score its image head on the test images.
+        model_cfg, switch_epoch, cfg, seed, pixel_mean, source=None, head_init_std=0.01,
+        classes=None, device="cpu", threads=None, progress=False):
+    """One point of the switch_epoch sweep (seed 000 §5): train the networks of `networks`
+    (from scratch, or from the pretraining checkpoint `source` with new heads of
+    `head_init_std`), then score the image head on the test images.
 
     patches: uint8 (N, 3, S, S) PatchSet crops with class ids `patch_labels`; train/test
     images: uint8 whole images with VOC labels (N, K) of 1 / -1 / 0, all at the network's
@@ -170,7 +190,7 @@ def run(patches, patch_labels, train_images, train_labels, test_images, test_lab
     if not 0 <= switch_epoch <= cfg["epochs"]:
         raise ValueError(f"switch_epoch {switch_epoch} is outside 0..{cfg['epochs']} (epochs)")
     set_determinism(threads)
-    model, head = networks(model_cfg, train_labels.shape[1], seed, device)
+    model, head = networks(model_cfg, train_labels.shape[1], seed, device, source, head_init_std)
     patch, image = phases(model, head, patches, patch_labels, train_images,
                           present(train_labels), classes)
     seconds = train(patch, image, cfg["epochs"], switch_epoch, params=[model, head],
