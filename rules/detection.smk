@@ -118,6 +118,12 @@ rule sun_accuracy:
     input:
         train="results/features/{network}/sun_train/fc7.h5",
         test="results/features/{network}/sun_test/fc7.h5",
+        # The val split is read only to pick C, so only a sweep of C dumps it.
+        val=lambda wc: (
+            f"results/features/{wc.network}/sun_val/fc7.h5"
+            if config["classification"]["C_sweep"]
+            else []
+        ),
     output:
         "results/analysis/sun_accuracy/{network}.csv",
     params:

@@ -64,7 +64,8 @@ def test_scene_accuracy_matches_one_vs_rest_liblinear():
     y_train, y_test = np.repeat(np.arange(4), 10), np.repeat(np.arange(4), 6)
     X_train = (centres[y_train] + rng.normal(size=(40, 5))).astype(np.float32)
     X_test = (centres[y_test] + rng.normal(size=(24, 5))).astype(np.float32)
-    got = scene_accuracy(X_train, y_train, X_test, y_test, 4, C=0.01, target_norm=20.0)
+    got, C = scene_accuracy(X_train, y_train, X_test, y_test, 4, C=0.01, target_norm=20.0)
+    assert C == 0.01
     scale = 20.0 / np.linalg.norm(X_train.astype(np.float64), axis=1).mean()
     scores = np.stack([LinearSVC(C=0.01, dual=True, random_state=0)
                        .fit(X_train * scale, np.where(y_train == k, 1, -1))
@@ -72,6 +73,30 @@ def test_scene_accuracy_matches_one_vs_rest_liblinear():
     want = np.mean([(scores[y_test == k].argmax(1) == k).mean() for k in range(4)]) * 100
     assert got == pytest.approx(want)
     assert 50 < got <= 100
+
+
+def test_scene_accuracy_picks_C_on_val_then_scores_test_once():
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(3, 6))
+    y = {n: np.repeat(np.arange(3), n) for n in (12, 4, 8)}
+    X = {n: (centres[y[n]] + 1.5 * rng.normal(size=(3 * n, 6))).astype(np.float32) for n in y}
+    Cs = [1e-4, 1e-2, 1.0]
+    scale = 20.0 / np.linalg.norm(X[12].astype(np.float64), axis=1).mean()
+
+    def accuracy(C, n):  # brute force: one LinearSVC per class, argmax, mean per class
+        scores = np.stack([LinearSVC(C=C, dual=True, random_state=0)
+                           .fit(X[12] * scale, np.where(y[12] == k, 1, -1))
+                           .decision_function(X[n] * scale) for k in range(3)], 1)
+        return np.mean([(scores[y[n] == k].argmax(1) == k).mean() for k in range(3)]) * 100
+
+    val = [accuracy(C, 4) for C in Cs]
+    best = Cs[int(np.argmax(val))]  # argmax takes the first of ties, as the sweep must
+    got, C = scene_accuracy(X[12], y[12], X[8], y[8], 3, C=123.0, Cs=Cs, val_features=X[4],
+                            val_labels=y[4])
+    assert C == best
+    assert got == pytest.approx(accuracy(best, 8))
+    with pytest.raises(ValueError, match="val split"):
+        scene_accuracy(X[12], y[12], X[8], y[8], 3, C=1.0, Cs=Cs)
 
 
 def test_detection_table_has_the_thesis_columns_and_the_mean():

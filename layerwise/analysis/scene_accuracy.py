@@ -3,7 +3,8 @@
 One-vs-rest linear SVMs (liblinear, the classification protocol of
 `layerwise.analysis.classification`) are trained on the train part of the 50/10/40 split; each
 test scene goes to the class whose SVM scores it highest, and the accuracy is the mean over
-classes of the fraction of each class's test scenes classified correctly.
+classes of the fraction of each class's test scenes classified correctly. With a sweep of C,
+the val part picks C (by the same accuracy) before the test part is scored once.
 """
 
 import numpy as np
@@ -22,16 +23,30 @@ def mean_per_class_accuracy(predicted, labels, n_classes):
     return 100.0 * float(np.mean([(predicted[labels == k] == k).mean() for k in present]))
 
 
+def _accuracy(W, b, features, labels, scale, n_classes, memory_bytes):
+    # Scaling the features by `scale` is scaling the weights by it: scores are linear.
+    scores = score_features(features, W * scale, b, memory_bytes)
+    return mean_per_class_accuracy(scores.argmax(axis=1), labels, n_classes)
+
+
 def scene_accuracy(train_features, train_labels, test_features, test_labels, n_classes, C, *,
-                   target_norm=20.0, seed=0, memory_bytes=DEFAULT_MEMORY):
-    """Table 2.2's SUN accuracy (percent) of one layer: features (N, ...) as arrays or HDF5
-    datasets, labels class indices. Features are scaled to a mean L2 norm of `target_norm`
-    on train, as for every other SVM of the project."""
+                   Cs=None, val_features=None, val_labels=None, target_norm=20.0, seed=0,
+                   memory_bytes=DEFAULT_MEMORY):
+    """Table 2.2's SUN accuracy (percent) of one layer, and the C it used: features (N, ...)
+    as arrays or HDF5 datasets, labels class indices. Features are scaled to a mean L2 norm
+    of `target_norm` on train, as for every other SVM of the project. With `Cs`, each C is
+    trained on train and scored on val, and the best (ties: the first in `Cs`) is used on
+    test; otherwise `C` is."""
     X = load_features(train_features, memory_bytes)
     scale = feature_scale(X, target_norm)
     X *= scale
-    W, b = train_svms(X, label_matrix(train_labels, n_classes), C, seed=seed)
+    Y = label_matrix(train_labels, n_classes)
+    if Cs:
+        if val_features is None:
+            raise ValueError("a sweep of C needs the val split's features")
+        val = {c: _accuracy(*train_svms(X, Y, c, seed=seed), val_features, val_labels, scale,
+                            n_classes, memory_bytes) for c in Cs}
+        C = max(val, key=val.get)
+    W, b = train_svms(X, Y, C, seed=seed)
     del X
-    # Scaling the test features by `scale` is scaling the weights by it: scores are linear.
-    scores = score_features(test_features, W * scale, b, memory_bytes)
-    return mean_per_class_accuracy(scores.argmax(axis=1), test_labels, n_classes)
+    return _accuracy(W, b, test_features, test_labels, scale, n_classes, memory_bytes), C
