@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from layerwise.analysis.ap import voc07_ap
-from layerwise.detection.boxes import box_iou_voc, nms_voc
+from layerwise.detection.boxes import box_iou_voc, nms_per_class
 from layerwise.detection.svm import score_features
 
 DETECTION_COLUMNS = ["image_id", "class", "score", "x1", "y1", "x2", "y2"]
@@ -31,11 +31,7 @@ def detect(scores, boxes, nms_iou=0.3, max_per_image=100, image_id=0, classes=No
     scores = np.asarray(scores, dtype=np.float64)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     classes = np.arange(scores.shape[1]) if classes is None else np.asarray(classes)
-    kept = []
-    for k in range(scores.shape[1]):
-        # MATLAB's sort is stable: among tied scores the earlier proposal ranks first
-        top = np.argsort(-scores[:, k], kind="stable")[:max_per_image]
-        kept.append(top[nms_voc(boxes[top], scores[top, k], nms_iou)])
+    kept = nms_per_class(boxes, scores, nms_iou, max_per_image)
     rows = np.concatenate(kept).astype(np.int64) if kept else np.zeros(0, np.int64)
     cls = np.repeat(np.arange(len(kept)), [len(keep) for keep in kept])
     out = pd.DataFrame(boxes[rows], columns=BOX_COLUMNS)
