@@ -105,6 +105,7 @@ rule proposals_shard:
         shards=config["data"]["proposals"]["shards"],
         max_per_image=config["data"]["proposals"]["max_per_image"],
         min_size=config["data"]["proposals"]["min_size"],
+        strategy=config["data"]["proposals"]["strategy"],
         seed=config["seed"],
         code=code("data/proposals.py", "data/images.py"),
     log:

@@ -49,6 +49,20 @@ def test_boxes_are_opencv_rects_converted(demo_images):
     np.testing.assert_array_equal(selective_search(image, 25, 10, seed=77), np.array(want))
 
 
+def test_single_strategy_is_opencvs_and_unknown_strategies_are_refused(demo_images):
+    _, (image, _) = demo_images
+    ctypes.CDLL(None).srand(5)
+    ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
+    ss.setBaseImage(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    ss.switchToSingleStrategy()
+    want = [[x + 1, y + 1, x + w, y + h] for x, y, w, h in ss.process() if w >= 8 and h >= 8]
+    got = selective_search(image, 30, 8, seed=5, strategy="single")
+    np.testing.assert_array_equal(got, np.array(want[:30]))
+    assert not np.array_equal(got, selective_search(image, 30, 8, seed=5, strategy="fast"))
+    with pytest.raises(ValueError, match="'slow'"):
+        selective_search(image, 30, 8, seed=5, strategy="slow")
+
+
 def test_same_image_and_seed_same_boxes_in_any_call_order(demo_images):
     _, (a, b) = demo_images
     first = selective_search(a, 40, 8, seed=11)
