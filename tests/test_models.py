@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from layerwise.models import (CAFFENET_FAN_IN, LAYERS, TAPS, alexnet_mini, build_model, caffenet, extract_taps,
+from layerwise.models import (CAFFENET_FAN_IN, LAYERS, TAPS, CrossChannelLRN, alexnet_mini,
+                              build_model, caffenet, extract_taps,
                               fc_from_pool5, param_groups, pool5_side, preprocess, replace_head,
                               set_trainable)
 
@@ -143,6 +144,18 @@ def test_lrn_matches_caffe():
     model = tiny()
     assert torch.allclose(model.norm1(x), caffe_lrn(x), rtol=1e-5, atol=1e-5)
     assert not torch.allclose(x, caffe_lrn(x), rtol=1e-3)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 12])
+def test_lrn_values_and_gradients_equal_torchs(channels):
+    x = (torch.rand(2, channels, 4, 3, dtype=torch.float64) * 200).requires_grad_()
+    ours = CrossChannelLRN(5, alpha=1e-4, beta=0.75, k=1.0)
+    theirs = torch.nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=1.0)
+    weights = torch.rand(2, channels, 4, 3, dtype=torch.float64)
+    (got,) = torch.autograd.grad((ours(x) * weights).sum(), x)
+    (want,) = torch.autograd.grad((theirs(x) * weights).sum(), x)
+    torch.testing.assert_close(ours(x), theirs(x))
+    torch.testing.assert_close(got, want)
 
 
 # --- taps --------------------------------------------------------------------------------------
