@@ -330,8 +330,11 @@ def drill(scratch, seed, groups=GROUPS):
         if old.name != "base":
             shutil.rmtree(old)
     base = root / "base"
-    if not (base / "Snakefile").exists():
-        copy_workflow(_fresh(base))
+    base.mkdir(exist_ok=True)
+    for old in base.iterdir():  # keep the run's outputs, never an older copy of the workflow
+        if old.name not in ("results", "resources", ".snakemake"):
+            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+    copy_workflow(base)
     (base / "drill.yaml").write_text(DRILL_YAML)
     targets = [out for _, outputs, _ in KILLED for out in outputs] + [TABLE]
     code, out = snakemake(base, "-j2", *targets, *SMOKE, "--rerun-incomplete", timeout=3600)
