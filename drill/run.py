@@ -332,8 +332,12 @@ def drill(scratch, seed, groups=GROUPS):
     base = root / "base"
     base.mkdir(exist_ok=True)
     for old in base.iterdir():  # keep the run's outputs, never an older copy of the workflow
-        if old.name not in ("results", "resources", ".snakemake"):
-            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+        if old.name in ("results", "resources", ".snakemake"):
+            continue
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
     copy_workflow(base)
     (base / "drill.yaml").write_text(DRILL_YAML)
     targets = [out for _, outputs, _ in KILLED for out in outputs] + [TABLE]

@@ -35,29 +35,27 @@ def test_boxes_are_int32_one_based_inside_the_image(demo_images):
         assert ((x2 - x1 + 1) >= 8).all() and ((y2 - y1 + 1) >= 8).all()
 
 
-def test_boxes_are_opencv_rects_converted(demo_images):
+def opencv_boxes(image, switch, max_boxes, min_size, seed):
     """Reference: OpenCV's own (x, y, w, h) 0-based rects, filtered and converted one by one."""
-    _, (image, _) = demo_images
-    ctypes.CDLL(None).srand(77)
+    ctypes.CDLL(None).srand(seed)
     ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     ss.setBaseImage(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    ss.switchToSelectiveSearchFast()
-    want = []
-    for x, y, w, h in ss.process():
-        if w >= 10 and h >= 10 and len(want) < 25:
-            want.append([x + 1, y + 1, x + w, y + h])
-    np.testing.assert_array_equal(selective_search(image, 25, 10, seed=77), np.array(want))
+    getattr(ss, switch)()
+    want = [[x + 1, y + 1, x + w, y + h] for x, y, w, h in ss.process()
+            if w >= min_size and h >= min_size]
+    return np.array(want[:max_boxes])
+
+
+def test_boxes_are_opencv_rects_converted(demo_images):
+    _, (image, _) = demo_images
+    np.testing.assert_array_equal(selective_search(image, 25, 10, seed=77),
+                                  opencv_boxes(image, "switchToSelectiveSearchFast", 25, 10, 77))
 
 
 def test_single_strategy_is_opencvs_and_unknown_strategies_are_refused(demo_images):
     _, (image, _) = demo_images
-    ctypes.CDLL(None).srand(5)
-    ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
-    ss.setBaseImage(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    ss.switchToSingleStrategy()
-    want = [[x + 1, y + 1, x + w, y + h] for x, y, w, h in ss.process() if w >= 8 and h >= 8]
     got = selective_search(image, 30, 8, seed=5, strategy="single")
-    np.testing.assert_array_equal(got, np.array(want[:30]))
+    np.testing.assert_array_equal(got, opencv_boxes(image, "switchToSingleStrategy", 30, 8, 5))
     assert not np.array_equal(got, selective_search(image, 30, 8, seed=5, strategy="fast"))
     with pytest.raises(ValueError, match="'slow'"):
         selective_search(image, 30, 8, seed=5, strategy="slow")

@@ -18,7 +18,9 @@ from layerwise.io import atomic_path
 _LIBC = ctypes.CDLL(None)
 
 
-STRATEGIES = ("fast", "quality", "single")
+# config data.proposals.strategy -> the OpenCV switch that selects it
+STRATEGIES = {"fast": "switchToSelectiveSearchFast", "quality": "switchToSelectiveSearchQuality",
+              "single": "switchToSingleStrategy"}
 
 
 def selective_search(image_rgb: np.ndarray, max_boxes: int, min_size: int, seed: int,
@@ -31,12 +33,12 @@ def selective_search(image_rgb: np.ndarray, max_boxes: int, min_size: int, seed:
     ranking a function of (seed, image) alone, whichever shard or process computes it.
     """
     if strategy not in STRATEGIES:
-        raise ValueError(f"selective search strategy {strategy!r}: expected one of {STRATEGIES}")
+        raise ValueError(f"selective search strategy {strategy!r}: expected one of "
+                         f"{list(STRATEGIES)}")
     _LIBC.srand(seed & 0x7FFFFFFF)
     ss = cv2.ximgproc.segmentation.createSelectiveSearchSegmentation()
     ss.setBaseImage(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-    {"fast": ss.switchToSelectiveSearchFast, "quality": ss.switchToSelectiveSearchQuality,
-     "single": ss.switchToSingleStrategy}[strategy]()
+    getattr(ss, STRATEGIES[strategy])()
     rects = np.asarray(ss.process(), np.int64).reshape(-1, 4)  # x, y, w, h; 0-based
     rects = rects[(rects[:, 2] >= min_size) & (rects[:, 3] >= min_size)][:max_boxes]
     boxes = np.stack([rects[:, 0] + 1, rects[:, 1] + 1,
