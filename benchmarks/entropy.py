@@ -40,7 +40,7 @@ def relu_like(rng, shape):
 
 
 def generate(path, boxes):
-    from layerwise import features  # imports torch: only in the generating child process
+    from layerwise import features, hdf5  # imports torch: only in the generating child process
 
     shape = (boxes, *SHAPE)
     chunks = features.chunk_shape(shape, 2)
@@ -48,8 +48,7 @@ def generate(path, boxes):
     tmp = f"{path}.tmp"
     with h5py.File(tmp, "w") as f:
         data = f.create_dataset("features", shape=shape, dtype="float16", chunks=chunks,
-                                shuffle=features.SHUFFLE,
-                                **features.COMPRESSIONS[features.COMPRESSION])
+                                **hdf5.filters(hdf5.DEFAULT))
         for start in range(0, boxes, rows):
             stop = min(start + rows, boxes)
             data[start:stop] = relu_like(np.random.default_rng(start), (stop - start, *SHAPE))

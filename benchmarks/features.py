@@ -12,6 +12,7 @@ alternate, side by side; the ratio is the median of `reps` pairs.
 
 import argparse
 import json
+import math
 import re
 import statistics
 import tempfile
@@ -40,7 +41,8 @@ def last_snapshot(results):
 
 
 def dump_vs_bare(results, reps, batch, settings, pixel_mean):
-    """(median bare / dump time ratio, dump samples per second, samples)."""
+    """(median bare / dump time ratio, dump samples per second, samples, file bytes per
+    activation value)."""
     model = training.model_from_checkpoint(training.load_checkpoint(last_snapshot(results)))
     model.eval()
     patches = f"{results}/data/{DATASET}.h5"
@@ -53,17 +55,22 @@ def dump_vs_bare(results, reps, batch, settings, pixel_mean):
         for a in range(0, n, batch):
             model(x[: min(batch, n - a)])
 
+    sizes = []
+
     def dump():
         with tempfile.TemporaryDirectory() as out, \
                 features.open_source(DATASET, patches=patches) as source:
-            features.dump_features(model, source, {layer: f"{out}/{layer}.h5" for layer in TAPS},
-                                   {"network": "bench", "dataset": DATASET},
+            outputs = {layer: f"{out}/{layer}.h5" for layer in TAPS}
+            features.dump_features(model, source, outputs, {"network": "bench", "dataset": DATASET},
                                    pixel_mean=pixel_mean, batch_size=batch,
                                    dtype=settings["dtype"], compression=settings["compression"])
+            sizes.append(sum(Path(p).stat().st_size for p in outputs.values()))
 
     pairs = [(timed(bare), timed(dump)) for _ in range(reps)]
     ratio = statistics.median(b / d for b, d in pairs)
-    return ratio, n / statistics.median(d for _, d in pairs), n
+    shapes = features.tap_shapes(model, pixel_mean, TAPS, "cpu").values()
+    values = n * sum(math.prod(shape) for shape in shapes)
+    return ratio, n / statistics.median(d for _, d in pairs), n, sizes[-1] / values
 
 
 def main():
@@ -77,15 +84,16 @@ def main():
     config = yaml.safe_load(Path(args.config).read_text())
     torch.set_num_threads(args.threads)
     settings = config["features"]
-    ratio, rate, n = dump_vs_bare(args.results, args.reps, settings["batch_size"], settings,
-                                  config["data"]["pixel_mean"])
+    ratio, rate, n, size = dump_vs_bare(args.results, args.reps, settings["batch_size"],
+                                        settings, config["data"]["pixel_mean"])
     print(f"dump / bare forward throughput: {ratio:.2f} (budget >= 0.9); {rate:.0f} samples/s "
-          f"dumped; {n} samples of {DATASET}, batch {settings['batch_size']}, "
-          f"{settings['dtype']} {settings['compression']}, torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}, median of {args.reps}")
+          f"dumped; {size:.2f} file bytes per activation; {n} samples of {DATASET}, "
+          f"batch {settings['batch_size']}, {settings['dtype']} {settings['compression']}, "
+          f"torch {torch.__version__}, threads {torch.get_num_threads()}, median of {args.reps}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"dump_ratio": ratio, "dump_rate": rate, "samples": n}, f)
+            json.dump({"dump_ratio": ratio, "dump_rate": rate, "samples": n,
+                       "bytes_per_value": size, "compression": settings["compression"]}, f)
 
 
 if __name__ == "__main__":

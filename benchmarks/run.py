@@ -11,7 +11,8 @@ Runs in copies of the workflow under `--scratch`, never in the user's results/:
 2. on that run's files: dump / bare forward and training pipeline / bare steps and FC-FT / FT
    (benchmarks/features.py, benchmarks/training.py: ratios side by side, median of --reps);
 3. entropy at VOC2007 scale (benchmarks/entropy.py: time and peak RSS);
-4. `all` from scratch (`snakemake -j2`, SPEC §14), in <scratch>/all, then its no-op run;
+4. `all` from scratch (`snakemake -j2`, SPEC §14), in <scratch>/all, then its no-op run, then
+   the classification of all 7 layers of one network, re-run alone;
 5. the peak RSS of every job, from the `benchmark:` files of both runs.
 BENCHMARKS.md is rewritten after every step, so an interrupted run keeps what it measured, and
 every row says when it was measured and under which load. To split the work over several runs
@@ -251,7 +252,25 @@ class Bench:
                                  SCRATCH_BUDGETS["all"])
         if done:
             self.noop("noop", "no-op run (`all` up to date)", workdir, ("-j2",))
+            self.classification(workdir)
         return workdir
+
+    def classification(self, workdir):
+        """Image classification at all 7 layers of one network, re-run alone after `all`."""
+        key, network = "classify", "alexnet"
+        target = f"results/analysis/classification/{network}/images/unroll.csv"
+        args = ("-j2", "--forcerun", "classify", target)
+        self.row(key, figure=f"classification, 7 layers x 20 classes of one network ({network}, "
+                 "VOC images, plain features), alone", budget="state the time", value="running",
+                 command=self.shown(workdir, *args))
+        code, wall, _ = run_timed(self.snakemake(*args), workdir, workdir / "classify.log")
+        if code != 0:
+            self.row(key, value=f"failed (exit {code}, see classify.log)", verdict="failed")
+            return
+        tsv = workdir / f"results/benchmarks/classification/{network}/images/unroll.tsv"
+        seconds = float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
+        self.row(key, value=f"{seconds:.1f} s (the job's `benchmark:` file; {wall:.1f} s with "
+                 "Snakemake's start-up)", verdict="stated")
 
     def noop(self, key, figure, workdir, args):
         # A dry run first: a real run with work to do would do it. When the library changed
@@ -310,7 +329,9 @@ class Bench:
                                         "--threads", str(self.threads))
         if figures:
             self.row("dump", value=f"{figures['dump_ratio']:.3f} ({figures['dump_rate']:.0f} "
-                     f"samples/s dumped, {figures['samples']} test gt boxes, median of {reps})",
+                     f"samples/s dumped, {figures['samples']} test gt boxes, median of {reps}; "
+                     f"{figures['compression']} files: {figures['bytes_per_value']:.2f} bytes "
+                     "per activation)",
                      verdict=verdict(figures["dump_ratio"] >= 0.9), command=shown)
         else:
             self.row("dump", value="failed (see dump.log)", verdict="failed", command=shown)

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from layerwise import hdf5
 from layerwise.data.voc import VOC_CLASSES
 from layerwise.io import atomic_path
 from layerwise.models import TAPS, extract_taps, preprocess
@@ -42,11 +43,6 @@ BATCH_SIZE = 128
 CHUNK_ROWS = 256
 CHUNK_BYTES = 1 << 20
 CHUNK_CHANNELS = 64
-COMPRESSIONS = {"lzf": {"compression": "lzf"},
-                "gzip": {"compression": "gzip", "compression_opts": 1},
-                "none": {}}
-COMPRESSION = "lzf"
-SHUFFLE = True  # byte shuffle: smaller float16 files, and lzf runs faster on them
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
@@ -145,8 +141,8 @@ def config_hash(params) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _create_file(f, shape, dtype, chunks, compression, shuffle, source, attrs):
-    filters = {**COMPRESSIONS[compression], "shuffle": shuffle} if shape[0] else {}
+def _create_file(f, shape, dtype, chunks, compression, source, attrs):
+    filters = hdf5.filters(compression) if shape[0] else {}
     f.create_dataset("features", shape=shape, dtype=dtype, chunks=chunks if shape[0] else None,
                      **filters)
     f.create_dataset("labels", data=source.labels)
@@ -193,17 +189,19 @@ def block_features(model, images, batch_size, pixel_mean, layers=TAPS, dtype="fl
 
 
 def _check_float16(name, tap):
-    # numpy's max and min of the float32 tap: 3x faster than max(abs) (no temporary array)
-    # and 40x faster than an isfinite pass over the float16 copy. Both propagate NaN.
-    values = tap.numpy()
-    peak = max(float(values.max()), -float(values.min())) if values.size else 0.0
+    # One aminmax pass over the float32 tap, on torch's threads: 2x faster than max(abs) and
+    # 9x faster than an isinf pass over the float16 copy. NaN propagates into `peak`.
+    if not tap.numel():
+        return
+    low, high = torch.aminmax(tap)
+    peak = max(float(high), -float(low))
     if not peak <= FLOAT16_MAX:
         raise ValueError(f"{name}: activation {peak:g} overflows float16; "
                          "dump this network with dtype float32 (config features.dtype)")
 
 
 def dump_features(model, source, outputs, attrs, *, pixel_mean, batch_size=BATCH_SIZE,
-                  dtype="float16", compression=COMPRESSION, shuffle=SHUFFLE,
+                  dtype="float16", compression=hdf5.DEFAULT,
                   chunk_rows=CHUNK_ROWS, chunk_bytes=CHUNK_BYTES, chunk_channels=CHUNK_CHANNELS,
                   device="cpu", progress=None):
     """Write the activations of `source`'s images at every layer of `outputs` in ONE forward
@@ -212,17 +210,15 @@ def dump_features(model, source, outputs, attrs, *, pixel_mean, batch_size=BATCH
     model: an AlexNet of `models`, run in eval mode (no dropout) without autograd.
     source: a `Source`. outputs: {layer: path}, a subset of `models.TAPS`. attrs: file
     attributes (network, dataset, snapshot, config_hash, ...); layer, arch, input_size and
-    classes are added. compression: "lzf", "gzip" (level 1) or "none", with HDF5's byte
-    shuffle when `shuffle`. The images go through the network in blocks of whole chunk rows,
-    `batch_size` at a time; an I/O thread reads the next block and compresses and writes the
-    previous one while the network runs. Every file is written under a temporary name and
-    renamed only when all are complete. `progress(n)` is called with the number of samples
-    written after each block.
+    classes are added. compression: a name of `hdf5.COMPRESSIONS`. The images go through the
+    network in blocks of whole chunk rows, `batch_size` at a time; an I/O thread reads the next
+    block and compresses and writes the previous one while the network runs. Every file is
+    written under a temporary name and renamed only when all are complete. `progress(n)` is
+    called with the number of samples written after each block.
     """
     if dtype not in DTYPES:
         raise ValueError(f"feature dtype {dtype!r}: expected one of {DTYPES}")
-    if compression not in COMPRESSIONS:
-        raise ValueError(f"compression {compression!r}: expected one of {list(COMPRESSIONS)}")
+    hdf5.filters(compression)  # an unknown name fails here, before any file is opened
     layers = [name for name in TAPS if name in outputs]
     if len(layers) != len(outputs):
         raise ValueError(f"unknown layers {sorted(set(outputs) - set(TAPS))}: expected {TAPS}")
@@ -245,7 +241,7 @@ def dump_features(model, source, outputs, attrs, *, pixel_mean, batch_size=BATCH
                 _create_file(files[name], shape, dtype,
                              chunk_shape(shape, np.dtype(dtype).itemsize, rows, chunk_bytes,
                                          chunk_channels),
-                             compression, shuffle, source, {**base, "layer": name})
+                             compression, source, {**base, "layer": name})
 
         def read(a):
             return read_block(source.images, a, min(a + block, n), model.input_size)
@@ -276,11 +272,11 @@ def dump_features(model, source, outputs, attrs, *, pixel_mean, batch_size=BATCH
             if writing is not None:
                 writing.result()
         if n == 0:
-            create(_tap_shapes(model, pixel_mean, layers, device))
+            create(tap_shapes(model, pixel_mean, layers, device))
         # Leaving the stack closes every file before any is renamed (last in, first out).
 
 
-def _tap_shapes(model, pixel_mean, layers, device):
+def tap_shapes(model, pixel_mean, layers, device):
     """Per-sample tap shapes, from one blank image (for empty datasets: a batch of one costs
     a noticeable fraction of a small dump, so non-empty ones take the shapes from block 0)."""
     blank = torch.zeros(1, 3, model.input_size, model.input_size, dtype=torch.uint8)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import hdf5plugin
 import numpy as np
 import pandas as pd
 import pytest
@@ -94,7 +95,11 @@ def test_file_contract_and_values(model, patches, tmp_path):
             assert feats.dtype == np.float16 and feats.ndim == 4
             assert feats.shape == (N, *expected[name].shape[1:])
             assert feats.chunks[0] == 8 and feats.chunks[2:] == feats.shape[2:]
-            assert feats.compression == "lzf" and feats.shuffle
+            # Blosc-LZ4 without HDF5's shuffle (layerwise.hdf5): cd_values end in clevel,
+            # shuffle, compressor code (1, 0, 1 = level 1, none, lz4).
+            blosc = feats.id.get_create_plist().get_filter(0)
+            assert blosc[0] == hdf5plugin.BLOSC_ID and blosc[2][-3:] == (1, 0, 1)
+            assert not feats.shuffle
             want = expected[name].numpy()
             assert want.max() > 0.1  # the layer is alive: the comparison means something
             # Same batches, same float32 values: the file holds exactly their float16 rounding.
@@ -116,7 +121,7 @@ def test_file_contract_and_values(model, patches, tmp_path):
 
 def test_float32_and_other_compressions(model, patches, tmp_path):
     expected = reference_taps(model, h5py.File(patches)["patches"][:])
-    for dtype, compression in [("float32", "gzip"), ("float16", "none")]:
+    for dtype, compression in [("float32", "gzip"), ("float16", "lzf"), ("float16", "none")]:
         paths = dump(model, patches, tmp_path / compression, dtype=dtype, compression=compression,
                      batch_size=64)
         with h5py.File(paths["conv3"]) as f:
@@ -258,6 +263,15 @@ def test_float16_overflow_is_an_error(model, patches, tmp_path):
     with pytest.raises(ValueError, match="overflows float16"):
         dump(model, patches, tmp_path)
     assert list(tmp_path.iterdir()) == [patches]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -7e4])
+def test_float16_check_catches_nan_inf_and_negative_overflow(bad):
+    tap = torch.zeros(2, 3, 2, 2)
+    features._check_float16("conv3", tap)  # zeros pass
+    tap[1, 2, 0, 1] = bad
+    with pytest.raises(ValueError, match="conv3: activation .* overflows float16"):
+        features._check_float16("conv3", tap)
 
 
 def test_empty_dataset(model, tmp_path):

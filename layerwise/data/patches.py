@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from layerwise import hdf5
 from layerwise.data.images import load_image
 from layerwise.data.voc import ROOT_KEY, VOC_CLASSES, image_path
 from layerwise.data.warp import crop_box, scaled_context_pad, warp_box
@@ -57,7 +58,7 @@ def write_patches(path, objects: pd.DataFrame, patches: np.ndarray, attrs: dict)
     chunk = (max(1, min(64, len(patches))),) + patches.shape[1:]
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("patches", data=patches, chunks=chunk if len(patches) else None,
-                         compression="lzf" if len(patches) else None)
+                         **(hdf5.filters(hdf5.DEFAULT) if len(patches) else {}))
         f.create_dataset("labels", data=objects["class"].map(VOC_CLASSES.index).to_numpy(np.int64))
         f.create_dataset("image_ids", data=objects["image_id"].to_numpy(dtype=object),
                          dtype=h5py.string_dtype())
