@@ -48,7 +48,7 @@ def generate(path, boxes):
     tmp = f"{path}.tmp"
     with h5py.File(tmp, "w") as f:
         data = f.create_dataset("features", shape=shape, dtype="float16", chunks=chunks,
-                                **hdf5.filters(hdf5.DEFAULT))
+                                **hdf5.filters())
         for start in range(0, boxes, rows):
             stop = min(start + rows, boxes)
             data[start:stop] = relu_like(np.random.default_rng(start), (stop - start, *SHAPE))

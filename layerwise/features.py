@@ -272,11 +272,11 @@ def dump_features(model, source, outputs, attrs, *, pixel_mean, batch_size=BATCH
             if writing is not None:
                 writing.result()
         if n == 0:
-            create(tap_shapes(model, pixel_mean, layers, device))
+            create(_tap_shapes(model, pixel_mean, layers, device))
         # Leaving the stack closes every file before any is renamed (last in, first out).
 
 
-def tap_shapes(model, pixel_mean, layers, device):
+def _tap_shapes(model, pixel_mean, layers, device):
     """Per-sample tap shapes, from one blank image (for empty datasets: a batch of one costs
     a noticeable fraction of a small dump, so non-empty ones take the shapes from block 0)."""
     blank = torch.zeros(1, 3, model.input_size, model.input_size, dtype=torch.uint8)

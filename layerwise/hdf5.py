@@ -24,7 +24,7 @@ COMPRESSIONS = {
 DEFAULT = "blosc-lz4"
 
 
-def filters(compression: str) -> dict:
+def filters(compression: str = DEFAULT) -> dict:
     """The `h5py.Group.create_dataset` keywords of a compression named in COMPRESSIONS."""
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression {compression!r}: expected one of {list(COMPRESSIONS)}")

@@ -12,11 +12,11 @@ log = start_log(snakemake.log[0])
 p = snakemake.params
 sweep = p.svm["C_sweep"]  # the rule reads the val split only to pick C
 with h5py.File(snakemake.input.train, "r") as train, h5py.File(snakemake.input.test, "r") as test, \
-        (h5py.File(snakemake.input.val, "r") if sweep else contextlib.nullcontext({})) as val:
+        (h5py.File(snakemake.input.val, "r") if sweep else contextlib.nullcontext()) as val:
     n_classes = len(train.attrs["classes"])
     accuracy, C = scene_accuracy(
         train["features"], train["labels"][:], test["features"], test["labels"][:], n_classes,
-        p.svm["C"], Cs=sweep, val_features=val.get("features"),
+        p.svm["C"], Cs=sweep, val_features=val["features"] if sweep else None,
         val_labels=val["labels"][:] if sweep else None, target_norm=p.svm["feature_norm"],
         seed=p.seed, memory_bytes=p.svm["memory_mb"] << 20)
 write_csv(pd.DataFrame({"layer": [p.layer], "accuracy": [accuracy], "C": [C]}),

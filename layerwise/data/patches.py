@@ -58,7 +58,7 @@ def write_patches(path, objects: pd.DataFrame, patches: np.ndarray, attrs: dict)
     chunk = (max(1, min(64, len(patches))),) + patches.shape[1:]
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.create_dataset("patches", data=patches, chunks=chunk if len(patches) else None,
-                         **(hdf5.filters(hdf5.DEFAULT) if len(patches) else {}))
+                         **(hdf5.filters() if len(patches) else {}))
         f.create_dataset("labels", data=objects["class"].map(VOC_CLASSES.index).to_numpy(np.int64))
         f.create_dataset("image_ids", data=objects["image_id"].to_numpy(dtype=object),
                          dtype=h5py.string_dtype())

@@ -42,14 +42,15 @@ def nms_voc(boxes, scores, iou):
 
 
 def nms_per_class(boxes, scores, iou, top=None):
-    """Per-class NMS (R-CNN test time): one list of kept row indices per class.
+    """Per-class NMS (R-CNN test time): the kept rows of every class, as flat arrays.
 
     boxes: (M, 4) VOC boxes shared by all classes (the region proposals of one image).
     scores: (M, K) class scores, or (M,) for a single class. top: each class first keeps
     only its `top` best-scoring rows (rcnn_test's 100 per image; ties go to the earlier row,
     as MATLAB's stable sort does). Every class's NMS (`nms_voc`'s rule) runs in one
     `batched_nms` call, which keeps classes apart, instead of one call per class.
-    Returns a list of K int64 arrays, each ordered by decreasing score.
+    Returns (rows, classes): int64 arrays of kept row indices and their class columns, class
+    by class, each class by decreasing score.
     """
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim == 1:
@@ -58,9 +59,11 @@ def nms_per_class(boxes, scores, iou, top=None):
     rows = np.concatenate(tops).astype(np.int64)
     cls = np.repeat(np.arange(len(tops)), [len(t) for t in tops])
     if rows.size == 0:
-        return [np.zeros(0, dtype=np.int64) for _ in tops]
+        return rows, cls
     keep = batched_nms(_to_continuous(np.asarray(boxes)[rows]),
                        torch.as_tensor(scores[rows, cls]), torch.as_tensor(cls), float(iou))
     keep = keep.numpy()
-    # batched_nms orders all classes by score together: split them, keeping that order.
-    return [rows[keep[cls[keep] == k]] for k in range(len(tops))]
+    # batched_nms orders all classes by score together: a stable sort by class keeps that
+    # order within each class.
+    keep = keep[np.argsort(cls[keep], kind="stable")]
+    return rows[keep], cls[keep]
